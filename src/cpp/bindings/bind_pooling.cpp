@@ -1,0 +1,7 @@
+#include "bindings/bindings.h"
+
+namespace cnnext {
+
+void bind_pooling(pybind11::module_& m) {}
+
+}  // namespace cnnext

@@ -1,0 +1,46 @@
+// Single-threaded GEMM building blocks, the engine of dense and convolution (ops/ add threads).
+//
+//   C[M,N] = (accumulate ? C : 0) + A[M,K] . B[K,N] (+ bias[N]), then the activation.
+//
+// A is read through element strides (rs_a, cs_a): a row-major A has (lda, 1), a transposed one
+// (1, lda), so dW = X^T . dY needs no copy. B is packed once with pack_b (also through strides)
+// and may be reused by many gemm calls (e.g. every tile of a convolution). C is row-major, ldc.
+// Preconditions: M, N, K >= 0; pointers valid for the extents; C does not alias A or B.
+#pragma once
+#include <cstdint>
+
+#include "common/activation.h"
+#include "common/dispatch.h"
+
+namespace cnnext {
+
+template <class T>
+struct GemmEpilogue {
+  const T* bias = nullptr;  // N values or null
+  bool accumulate = false;  // C += A.B instead of C = A.B (bias/activation still applied if set)
+  Act act = Act::linear;
+};
+
+template <class T>
+struct GemmKernelsT {
+  // Elements of the buffer pack_b fills for a K x N matrix (a multiple of the panel width).
+  int64_t (*packed_b_size)(int64_t K, int64_t N);
+  void (*pack_b)(int64_t K, int64_t N, const T* B, int64_t rs_b, int64_t cs_b, T* packed);
+  void (*gemm)(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
+               const T* packed_b, T* C, int64_t ldc, const GemmEpilogue<T>& ep);
+};
+
+struct GemmKernels {
+  GemmKernelsT<float> f32;
+  GemmKernelsT<double> f64;
+};
+
+CNNEXT_DECLARE_KERNELS(GemmKernels, gemm)
+
+template <class T>
+const GemmKernelsT<T>& gemm_kernels_for(Isa isa = active_isa()) {
+  if constexpr (sizeof(T) == 4) return gemm_kernels(isa).f32;
+  else return gemm_kernels(isa).f64;
+}
+
+}  // namespace cnnext
