@@ -53,6 +53,16 @@ struct lanes<double> {
   using T = double;
   static constexpr int W = 1;
 };
+template <>
+struct lanes<int32_t> {
+  using T = int32_t;
+  static constexpr int W = 1;
+};
+template <>
+struct lanes<int64_t> {
+  using T = int64_t;
+  static constexpr int W = 1;
+};
 template <class V>
 using lane_t = typename lanes<V>::T;
 template <class V>
@@ -211,7 +221,7 @@ CNNEXT_INLINE V vexp(V x) {
   I h1 = ni >> 1;
   I h2 = ni - h1;
   constexpr int shift = f32 ? 23 : 52;
-  const I bias = f32 ? I(127) : I(1023);
+  const I bias = splat<I>(f32 ? 127 : 1023);
   V s1 = bit_cast<V>(I((h1 + bias) << shift));
   V s2 = bit_cast<V>(I((h2 + bias) << shift));
   V res = p * s1 * s2;
