@@ -1,6 +1,7 @@
 #include "ops/conv.h"
 
 #include <cstring>
+#include <cstdlib>
 #include <memory>
 
 #include "common/check.h"
@@ -36,6 +37,13 @@ bool is_pointwise(const ConvGeom& g) {
          g.OH == g.H && g.OW == g.W;
 }
 
+// Few input channels: the im2col GEMM would have K = KH * KW * C too small to feed its register
+// tiles, while the direct kernel keeps KH * KW weight vectors hot and broadcasts inputs.
+bool use_direct(const ConvGeom& g) {
+  static const int64_t lim = getenv("CNNEXT_DIRECT_MAXC") ? atoi(getenv("CNNEXT_DIRECT_MAXC")) : 4;
+  return g.C <= lim;
+}
+
 int64_t grain_for(int64_t flops_per_item) {
   return flops_per_item >= kMinTaskFlops ? 1 : kMinTaskFlops / (flops_per_item > 0 ? flops_per_item : 1);
 }
@@ -68,6 +76,15 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* kernel, const T* bia
   if (M == 0 || F == 0) return;
   const auto& gk = gemm_kernels_for<T>();
   const auto& ck = conv_kernels_for<T>();
+  if (use_direct(g)) {
+    auto packed = buffer<T>(ck.direct_packed_size(g));
+    ck.direct_pack(g, kernel, bias, packed.get());
+    const int64_t tm = 256, ntiles = (M + tm - 1) / tm;
+    parallel_for(0, ntiles, grain_for(2 * tm * K * F), [&](int64_t t0, int64_t t1) {
+      ck.direct_conv(g, x, packed.get(), act, t0 * tm, t1 * tm < M ? t1 * tm : M, y);
+    });
+    return;
+  }
   auto packed = buffer<T>(gk.packed_b_size(K, F));
   gk.pack_b(K, F, kernel, F, 1, packed.get());
   GemmEpilogue<T> ep;

@@ -9,6 +9,7 @@
 #pragma once
 #include <cstdint>
 
+#include "common/activation.h"
 #include "common/dispatch.h"
 
 namespace cnnext {
@@ -28,6 +29,16 @@ struct ConvKernelsT {
   void (*im2col)(const ConvGeom& g, const T* x, int64_t p0, int64_t p1, T* col);
   // dx[tap] += col[...]: the adjoint of im2col over the same pixels (dx zeroed by the caller).
   void (*col2im_add)(const ConvGeom& g, const T* col, int64_t p0, int64_t p1, T* dx);
+
+  // Direct forward convolution for few input channels (the im2col GEMM would have a tiny K):
+  // weights broadcast-multiplied tap by tap into register tiles of pixels x filters.
+  // direct_pack lays out [bias (Fp)] [kernel rows k = (kh, kw, c), Fp each] with F zero-padded
+  // to Fp, a multiple of this ISA's vector width; direct_packed_size gives its element count.
+  int64_t (*direct_packed_size)(const ConvGeom& g);
+  void (*direct_pack)(const ConvGeom& g, const T* kernel, const T* bias, T* packed);
+  // y rows [p0, p1) (flattened output pixels) = act(bias + conv(x, kernel)).
+  void (*direct_conv)(const ConvGeom& g, const T* x, const T* packed, Act act, int64_t p0,
+                      int64_t p1, T* y);
 };
 
 struct ConvKernels {
