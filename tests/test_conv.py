@@ -119,8 +119,10 @@ CASES = [
     ((2, 7, 9, 3), (3, 3, 3, 5), (2, 3), "same", 1),
     ((1, 8, 8, 2), (3, 3, 2, 4), 1, "same", (2, 3)),
     ((2, 9, 10, 3), (2, 3, 3, 4), 2, "same", 2),     # strides and dilation together
-    ((3, 5, 6, 4), (1, 1, 4, 7), 1, "valid", 1),     # pointwise fast path
-    ((3, 5, 6, 4), (1, 1, 4, 7), 2, "same", 1),      # 1x1 with strides: im2col path
+    ((3, 5, 6, 4), (1, 1, 4, 7), 1, "valid", 1),     # pointwise, few channels: direct kernel
+    ((3, 5, 6, 17), (1, 1, 17, 7), 1, "valid", 1),   # pointwise fast path (no im2col)
+    ((3, 5, 6, 17), (1, 1, 17, 7), 2, "same", 1),    # 1x1 with strides: im2col path
+    ((2, 9, 10, 12), (3, 2, 12, 5), (2, 1), "same", (1, 3)),
     ((2, 2, 3, 3), (5, 5, 3, 2), 1, "same", 1),      # kernel larger than the input
     ((1, 1, 1, 3), (4, 3, 3, 2), (2, 1), "same", 3),
     ((4, 28, 28, 1), (3, 3, 1, 32), 1, "valid", 1),  # the seed model's first layer
@@ -143,9 +145,10 @@ def test_filter_tile_edges(isa, dtype, f):
     _check_all(((2, 6, 5, 3), (2, 3, 3, f), (1, 2), "valid", 1), dtype, seed=f)
 
 
+@pytest.mark.parametrize("c", [5, 20], ids=["direct", "im2col"])
 @pytest.mark.parametrize("activation", [None, "linear", "relu", "sigmoid", "tanh"])
-def test_fused_activation(isa, dtype, activation):
-    _check_all(((2, 6, 7, 5), (3, 3, 5, 9), 1, "same", 1), dtype, activation)
+def test_fused_activation(isa, dtype, activation, c):
+    _check_all(((2, 6, 7, c), (3, 3, c, 9), 1, "same", 1), dtype, activation)
 
 
 @st.composite

@@ -1,7 +1,6 @@
 #include "ops/conv.h"
 
 #include <cstring>
-#include <cstdlib>
 #include <memory>
 
 #include "common/check.h"
@@ -16,6 +15,8 @@ constexpr int64_t kMinTaskFlops = 256 * 1024; // below this per thread a paralle
 constexpr int64_t kChunkPixels = 1024;        // backprop_kernel: output pixels per fixed chunk
 constexpr int64_t kMaxChunks = 64;            // ... and at most this many partial dW buffers
 constexpr int64_t kBiasChunkRows = 4096;      // backprop_bias: rows per fixed chunk
+constexpr int64_t kDirectMaxC = 8;  // measured (Zen 4, f32): direct 1.3-2x faster up to C=8,
+                                    // im2col + register-tiled GEMM 1.2-1.7x faster from C=16
 
 template <class T>
 std::unique_ptr<T[]> buffer(int64_t n) {
@@ -40,8 +41,7 @@ bool is_pointwise(const ConvGeom& g) {
 // Few input channels: the im2col GEMM would have K = KH * KW * C too small to feed its register
 // tiles, while the direct kernel keeps KH * KW weight vectors hot and broadcasts inputs.
 bool use_direct(const ConvGeom& g) {
-  static const int64_t lim = getenv("CNNEXT_DIRECT_MAXC") ? atoi(getenv("CNNEXT_DIRECT_MAXC")) : 4;
-  return g.C <= lim;
+  return g.C <= kDirectMaxC;
 }
 
 int64_t grain_for(int64_t flops_per_item) {
