@@ -54,8 +54,9 @@ def max_pool2d_with_argmax(x, pool_size, strides, padding):
     return ops.max_pool2d_with_argmax(x, pool_size, strides=strides, padding=padding)
 
 
-def max_pool2d_backward(dy, argmax, input_shape):
-    return ops.max_pool2d_backward_from_argmax(dy, argmax, input_shape)
+def max_pool2d_backward(dy, argmax, input_shape, pool_size, strides, padding):
+    return ops.max_pool2d_backward_from_argmax(dy, argmax, input_shape, pool_size,
+                                               strides=strides, padding=padding)
 
 
 def avg_pool2d(x, pool_size, strides, padding):
@@ -64,6 +65,22 @@ def avg_pool2d(x, pool_size, strides, padding):
 
 def avg_pool2d_backward(dy, input_shape, pool_size, strides, padding):
     return ops.avg_pool2d_backward(dy, input_shape, pool_size, strides=strides, padding=padding)
+
+
+def global_avg_pool2d(x, keepdims):
+    return ops.global_avg_pool2d(x, keepdims=keepdims)
+
+
+def global_avg_pool2d_backward(dy, input_shape):
+    return ops.global_avg_pool2d_backward(dy, input_shape)
+
+
+def global_max_pool2d(x, keepdims):
+    return ops.global_max_pool2d(x, keepdims=keepdims)
+
+
+def global_max_pool2d_backward(dy, x):
+    return ops.global_max_pool2d_backward(dy, x)
 
 
 # ---- activations (backward from the forward *output* y) ---------------------------------------
@@ -94,16 +111,16 @@ def sgd_update(params, grads, moments, lr, momentum, nesterov):
 
 def adam_update(params, grads, m, v, vhat, lr, beta_1, beta_2, epsilon, step):
     ops.adam_update(params, grads, m, v, learning_rate=lr, beta_1=beta_1, beta_2=beta_2,
-                    epsilon=epsilon, step=step, vhat=vhat)
+                    epsilon=epsilon, iteration=step, amsgrad=vhat is not None, vhats=vhat)
 
 
 def rmsprop_update(params, grads, v, mg, mom, lr, rho, momentum, epsilon, centered):
-    ops.rmsprop_update(params, grads, v, learning_rate=lr, rho=rho, momentum=momentum,
-                       epsilon=epsilon, centered=centered, mg=mg, moments=mom)
+    ops.rmsprop_update(params, grads, v, learning_rate=lr, rho=rho, epsilon=epsilon,
+                       momentum=momentum, momentums=mom, centered=centered, average_grads=mg)
 
 
 # ---- losses -----------------------------------------------------------------------------------
 def loss(name, y_true, y_pred, return_grad, **kwargs):
-    """Per-sample losses (N,) and, with return_grad, d(sum of per-sample losses)/d y_pred."""
+    """Per-sample losses (N,) and, with return_grad, d(mean of them)/d y_pred."""
     from .ops import _losses
     return getattr(_losses, name)(y_true, y_pred, return_grad=return_grad, **kwargs)

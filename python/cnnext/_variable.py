@@ -11,7 +11,7 @@ class Variable:
     """
 
     def __init__(self, value, name, trainable=True, path=None):
-        self.value = np.ascontiguousarray(value)
+        self.value = np.array(value, order="C")  # (ascontiguousarray would make 0-d 1-d)
         self.name = name
         self.trainable = trainable
         self.path = path or name

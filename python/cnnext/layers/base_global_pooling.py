@@ -15,18 +15,6 @@ class BaseGlobalPooling2D(Layer):
             return (input_shape[0], 1, 1, input_shape[3])
         return (input_shape[0], input_shape[3])
 
-    def forward(self, x, training=False):
-        window = (x.shape[1], x.shape[2])
-        y = self._pool(x, window, training)
-        return y if self.keepdims else y.reshape(x.shape[0], x.shape[3])
-
-    def backward(self, dy, need_dx=True):
-        self._grads = []
-        if not need_dx:
-            return None
-        n, h, w, c = self._in_shape
-        return self._unpool(dy.reshape(n, 1, 1, c), (h, w))
-
     def get_config(self):
         config = super().get_config()
         config.update({"data_format": self.data_format, "keepdims": self.keepdims})

@@ -6,12 +6,12 @@ from .base_global_pooling import BaseGlobalPooling2D
 class GlobalMaxPooling2D(BaseGlobalPooling2D):
     """(N, H, W, C) -> (N, C) maximum (``keepdims=True``: (N, 1, 1, C))."""
 
-    def _pool(self, x, window, training):
-        y, argmax = _backend.max_pool2d_with_argmax(x, window, window, "valid")
+    def forward(self, x, training=False):
         if training:
-            self._in_shape, self._argmax = x.shape, argmax
-        return y
+            self._x = x
+        return _backend.global_max_pool2d(x, self.keepdims)
 
-    def _unpool(self, dy, window):
-        argmax, self._argmax = self._argmax, None
-        return _backend.max_pool2d_backward(dy, argmax, self._in_shape)
+    def backward(self, dy, need_dx=True):
+        self._grads = []
+        x, self._x = self._x, None
+        return _backend.global_max_pool2d_backward(dy, x) if need_dx else None

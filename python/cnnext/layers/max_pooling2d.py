@@ -20,4 +20,5 @@ class MaxPooling2D(BasePooling2D):
     def backward(self, dy, need_dx=True):
         self._grads = []
         argmax, self._argmax = self._argmax, None
-        return _backend.max_pool2d_backward(dy, argmax, self._in_shape) if need_dx else None
+        return _backend.max_pool2d_backward(dy, argmax, self._in_shape, self.pool_size,
+                                            self.strides, self.padding) if need_dx else None
