@@ -121,6 +121,9 @@ class Trainer:
     def _prepare_x(self, x):
         x = _float_array(x, "x", self._compute_dtype())
         self._ensure_built(x.shape)
+        layers = self._get_plan()["layers"]
+        if layers and layers[0].input_spec is not None:
+            layers[0].input_spec.check(layers[0].name, x.shape)
         return x
 
     def _compute_dtype(self):
