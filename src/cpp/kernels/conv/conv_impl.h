@@ -1,0 +1,212 @@
+// im2col / col2im kernels, written once against simd/vec.h and compiled per ISA (see conv.h).
+#include "kernels/conv/conv.h"
+#include "simd/vec.h"
+#include "simd/vmath.h"
+
+namespace cnnext {
+namespace CNNEXT_ISA_NS {
+namespace {
+
+template <class T>
+CNNEXT_INLINE void copy_n(const T* src, T* dst, int64_t n) {
+  using V = vec_t<T>;
+  constexpr int W = kWidth<T>;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) store(dst + i, load<V>(src + i));
+  for (; i < n; ++i) dst[i] = src[i];
+}
+
+template <class T>
+CNNEXT_INLINE void zero_n(T* dst, int64_t n) {
+  using V = vec_t<T>;
+  constexpr int W = kWidth<T>;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) store(dst + i, splat<V>(T(0)));
+  for (; i < n; ++i) dst[i] = T(0);
+}
+
+template <class T>
+CNNEXT_INLINE void add_n(const T* src, T* dst, int64_t n) {
+  using V = vec_t<T>;
+  constexpr int W = kWidth<T>;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) store(dst + i, load<V>(dst + i) + load<V>(src + i));
+  for (; i < n; ++i) dst[i] += src[i];
+}
+
+// Walks output pixels [p0, p1) and calls run(col_offset, x_offset, len) for every contiguous run
+// of in-bounds input values, and pad(col_offset, len) for every run of padding taps. With dw == 1
+// the in-bounds taps of one kernel row are adjacent in memory and form a single run.
+template <class Run, class Pad>
+CNNEXT_INLINE void for_each_run(const ConvGeom& g, int64_t p0, int64_t p1, Run run, Pad pad) {
+  const int64_t C = g.C, K = g.K(), ohw = g.OH * g.OW, rowlen = g.KW * C;
+  int64_t n = p0 / ohw, r = p0 % ohw;
+  int64_t oh = r / g.OW, ow = r % g.OW;
+  for (int64_t p = p0; p < p1; ++p) {
+    const int64_t col0 = (p - p0) * K;
+    const int64_t img = n * g.H;
+    const int64_t iw0 = ow * g.sw - g.pl;
+    // kw range whose iw = iw0 + kw * dw lies in [0, W)
+    int64_t kw_lo = 0, kw_hi = g.KW;
+    if (iw0 < 0) kw_lo = (-iw0 + g.dw - 1) / g.dw;
+    if (iw0 + (g.KW - 1) * g.dw >= g.W) kw_hi = iw0 >= g.W ? 0 : (g.W - 1 - iw0) / g.dw + 1;
+    if (kw_lo > kw_hi) kw_lo = kw_hi;
+    for (int64_t kh = 0; kh < g.KH; ++kh) {
+      const int64_t ih = oh * g.sh - g.pt + kh * g.dh;
+      const int64_t c0 = col0 + kh * rowlen;
+      if (ih < 0 || ih >= g.H || kw_lo == kw_hi) {
+        pad(c0, rowlen);
+        continue;
+      }
+      if (kw_lo > 0) pad(c0, kw_lo * C);
+      const int64_t xrow = ((img + ih) * g.W + iw0) * C;
+      if (g.dw == 1) {
+        run(c0 + kw_lo * C, xrow + kw_lo * C, (kw_hi - kw_lo) * C);
+      } else {
+        for (int64_t kw = kw_lo; kw < kw_hi; ++kw) run(c0 + kw * C, xrow + kw * g.dw * C, C);
+      }
+      if (kw_hi < g.KW) pad(c0 + kw_hi * C, (g.KW - kw_hi) * C);
+    }
+    if (++ow == g.OW) {
+      ow = 0;
+      if (++oh == g.OH) oh = 0, ++n;
+    }
+  }
+}
+
+template <class T>
+void im2col(const ConvGeom& g, const T* x, int64_t p0, int64_t p1, T* col) {
+  for_each_run(
+      g, p0, p1, [&](int64_t c, int64_t xo, int64_t len) { copy_n(x + xo, col + c, len); },
+      [&](int64_t c, int64_t len) { zero_n(col + c, len); });
+}
+
+template <class T>
+void col2im_add(const ConvGeom& g, const T* col, int64_t p0, int64_t p1, T* dx) {
+  for_each_run(
+      g, p0, p1, [&](int64_t c, int64_t xo, int64_t len) { add_n(col + c, dx + xo, len); },
+      [](int64_t, int64_t) {});
+}
+
+// ---- direct convolution for small C ------------------------------------------------------------
+
+template <class T>
+int64_t padded_f(const ConvGeom& g) {
+  return (g.F + kWidth<T> - 1) / kWidth<T> * kWidth<T>;
+}
+
+template <class T>
+int64_t direct_packed_size(const ConvGeom& g) {
+  return (g.K() + 1) * padded_f<T>(g);
+}
+
+template <class T>
+void direct_pack(const ConvGeom& g, const T* kernel, const T* bias, T* packed) {
+  const int64_t Fp = padded_f<T>(g), K = g.K();
+  for (int64_t f = 0; f < Fp; ++f) packed[f] = bias && f < g.F ? bias[f] : T(0);
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t f = 0; f < Fp; ++f) packed[(k + 1) * Fp + f] = f < g.F ? kernel[k * g.F + f] : T(0);
+}
+
+template <class V>
+CNNEXT_INLINE V activate(V v, Act act) {
+  using T = lane_t<V>;
+  switch (act) {
+    case Act::relu: return select(v < splat<V>(T(0)), splat<V>(T(0)), v);  // NaN passes
+    case Act::sigmoid: return vsigmoid(v);
+    case Act::tanh: return vtanh(v);
+    default: return v;
+  }
+}
+
+// RR consecutive output pixels of one output row (n, oh, ow..ow+RR) x NN vectors of filters
+// starting at f0: accumulators stay in registers; each tap loads NN weight vectors once and
+// broadcasts one input value per pixel. Taps outside the input contribute zero.
+template <class T, int RR, int NN>
+CNNEXT_INLINE void direct_block(const ConvGeom& g, const T* ximg, const T* packed, Act act,
+                                int64_t oh, int64_t ow, int64_t f0, T* yp) {
+  using V = vec_t<T>;
+  constexpr int VW = kWidth<T>;
+  const int64_t Fp = padded_f<T>(g), C = g.C;
+  V acc[RR][NN];
+  for (int v = 0; v < NN; ++v) {
+    const V b = load<V>(packed + f0 + v * VW);
+    for (int r = 0; r < RR; ++r) acc[r][v] = b;
+  }
+  const T* w = packed + Fp + f0;
+  for (int64_t kh = 0; kh < g.KH; ++kh) {
+    const int64_t ih = oh * g.sh - g.pt + kh * g.dh;
+    if (ih < 0 || ih >= g.H) continue;
+    const T* xrow = ximg + ih * g.W * C;
+    for (int64_t kw = 0; kw < g.KW; ++kw) {
+      int64_t xo[RR];
+      bool ok[RR];
+      for (int r = 0; r < RR; ++r) {
+        const int64_t iw = (ow + r) * g.sw - g.pl + kw * g.dw;
+        ok[r] = iw >= 0 && iw < g.W;
+        xo[r] = ok[r] ? iw * C : 0;
+      }
+      const T* wk = w + (kh * g.KW + kw) * C * Fp;
+      for (int64_t c = 0; c < C; ++c) {
+        V wv[NN];
+        for (int v = 0; v < NN; ++v) wv[v] = load<V>(wk + c * Fp + v * VW);
+        for (int r = 0; r < RR; ++r) {
+          const V xs = splat<V>(ok[r] ? xrow[xo[r] + c] : T(0));
+          for (int v = 0; v < NN; ++v) acc[r][v] = acc[r][v] + xs * wv[v];
+        }
+      }
+    }
+  }
+  for (int r = 0; r < RR; ++r) {
+    for (int v = 0; v < NN; ++v) {
+      const int64_t f = f0 + v * VW;
+      const V out = activate(acc[r][v], act);
+      if (f + VW <= g.F) store(yp + r * g.F + f, out);
+      else if (f < g.F) store_partial(yp + r * g.F + f, out, int(g.F - f));
+    }
+  }
+}
+
+template <class T>
+void direct_conv(const ConvGeom& g, const T* x, const T* packed, Act act, int64_t p0, int64_t p1,
+                 T* y) {
+  constexpr int VW = kWidth<T>, R = 4, NV = 2;
+  const int64_t ohw = g.OH * g.OW, Fp = padded_f<T>(g);
+  int64_t p = p0;
+  while (p < p1) {
+    const int64_t n = p / ohw, oh = (p % ohw) / g.OW, ow = p % g.OW;
+    int64_t run = g.OW - ow;
+    if (run > p1 - p) run = p1 - p;
+    if (run > R) run = R;
+    const T* ximg = x + n * g.H * g.W * g.C;
+    T* yp = y + p * g.F;
+    for (int64_t f0 = 0; f0 < Fp;) {
+      const bool two = f0 + NV * VW <= Fp;
+      if (run == R) {
+        if (two) direct_block<T, R, NV>(g, ximg, packed, act, oh, ow, f0, yp);
+        else direct_block<T, R, 1>(g, ximg, packed, act, oh, ow, f0, yp);
+      } else {
+        for (int64_t r = 0; r < run; ++r) {
+          if (two) direct_block<T, 1, NV>(g, ximg, packed, act, oh, ow + r, f0, yp + r * g.F);
+          else direct_block<T, 1, 1>(g, ximg, packed, act, oh, ow + r, f0, yp + r * g.F);
+        }
+      }
+      f0 += two ? NV * VW : VW;
+    }
+    p += run;
+  }
+}
+
+template <class T>
+constexpr ConvKernelsT<T> table() {
+  return {&im2col<T>, &col2im_add<T>, &direct_packed_size<T>, &direct_pack<T>, &direct_conv<T>};
+}
+
+}  // namespace
+}  // namespace CNNEXT_ISA_NS
+
+extern const ConvKernels CNNEXT_KERNEL_TABLE(conv);
+const ConvKernels CNNEXT_KERNEL_TABLE(conv) = {CNNEXT_ISA_NS::table<float>(),
+                                               CNNEXT_ISA_NS::table<double>()};
+
+}  // namespace cnnext

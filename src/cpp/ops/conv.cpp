@@ -1,0 +1,220 @@
+#include "ops/conv.h"
+
+#include <cstring>
+#include <memory>
+
+#include "common/check.h"
+#include "common/parallel.h"
+#include "kernels/gemm/gemm.h"
+
+namespace cnnext {
+namespace {
+
+constexpr int64_t kTileBytes = 128 * 1024;    // im2col tile: fits L2 beside the packed weights
+constexpr int64_t kMinTaskFlops = 256 * 1024; // below this per thread a parallel region costs more
+constexpr int64_t kChunkPixels = 1024;        // backprop_kernel: output pixels per fixed chunk
+constexpr int64_t kMaxChunks = 64;            // ... and at most this many partial dW buffers
+constexpr int64_t kBiasChunkRows = 4096;      // backprop_bias: rows per fixed chunk
+constexpr int64_t kDirectMaxC = 8;  // measured (Zen 4, f32): direct 1.3-2x faster up to C=8,
+                                    // im2col + register-tiled GEMM 1.2-1.7x faster from C=16
+
+template <class T>
+std::unique_ptr<T[]> buffer(int64_t n) {
+  return std::unique_ptr<T[]>(new T[n > 0 ? n : 1]);
+}
+
+// Output pixels per im2col tile.
+template <class T>
+int64_t tile_rows(const ConvGeom& g) {
+  int64_t tm = kTileBytes / (g.K() * int64_t(sizeof(T)));
+  if (tm < 8) tm = 8;
+  if (tm > 1024) tm = 1024;
+  return tm;
+}
+
+// A 1x1, stride-1, unpadded convolution is a plain GEMM on x: no im2col needed.
+bool is_pointwise(const ConvGeom& g) {
+  return g.KH == 1 && g.KW == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 &&
+         g.OH == g.H && g.OW == g.W;
+}
+
+// Few input channels: the im2col GEMM would have K = KH * KW * C too small to feed its register
+// tiles, while the direct kernel keeps KH * KW weight vectors hot and broadcasts inputs.
+bool use_direct(const ConvGeom& g) {
+  return g.C <= kDirectMaxC;
+}
+
+int64_t grain_for(int64_t flops_per_item) {
+  return flops_per_item >= kMinTaskFlops ? 1 : kMinTaskFlops / (flops_per_item > 0 ? flops_per_item : 1);
+}
+
+}  // namespace
+
+void check_conv_geom(const ConvGeom& g, const char* op) {
+  CNNEXT_CHECK(g.N >= 0 && g.F >= 0, op, ": batch and filter counts must be >= 0, got N=", g.N,
+               ", F=", g.F);
+  CNNEXT_CHECK(g.H >= 1 && g.W >= 1 && g.C >= 1, op, ": input spatial size and channels must be >= 1, got (H, W, C)=(",
+               g.H, ", ", g.W, ", ", g.C, ")");
+  CNNEXT_CHECK(g.KH >= 1 && g.KW >= 1, op, ": kernel size must be >= 1, got (", g.KH, ", ", g.KW, ")");
+  CNNEXT_CHECK(g.sh >= 1 && g.sw >= 1, op, ": strides must be >= 1, got (", g.sh, ", ", g.sw, ")");
+  CNNEXT_CHECK(g.dh >= 1 && g.dw >= 1, op, ": dilation must be >= 1, got (", g.dh, ", ", g.dw, ")");
+  CNNEXT_CHECK(g.OH >= 1 && g.OW >= 1, op, ": output size must be >= 1, got (", g.OH, ", ", g.OW, ")");
+  const int64_t lim = int64_t(1) << 40;
+  CNNEXT_CHECK(g.pt > -lim && g.pt < lim && g.pl > -lim && g.pl < lim, op, ": padding out of range");
+  CNNEXT_CHECK(g.sh < lim && g.sw < lim && g.dh < lim && g.dw < lim, op,
+               ": strides or dilation out of range");
+  checked_numel({g.N, g.H, g.W, g.C}, op);
+  checked_numel({g.N, g.OH, g.OW, g.F}, op);
+  checked_numel({g.KH, g.KW, g.C, g.F, 1024, 8}, op);  // K * F, tile buffers with room to spare
+  checked_numel({g.OH, g.sh + (g.KH - 1) * g.dh}, op);
+  checked_numel({g.OW, g.sw + (g.KW - 1) * g.dw}, op);
+}
+
+template <class T>
+void conv2d_forward(const ConvGeom& g, const T* x, const T* kernel, const T* bias, Act act, T* y) {
+  const int64_t M = g.N * g.OH * g.OW, K = g.K(), F = g.F;
+  if (M == 0 || F == 0) return;
+  const auto& gk = gemm_kernels_for<T>();
+  const auto& ck = conv_kernels_for<T>();
+  if (use_direct(g)) {
+    auto packed = buffer<T>(ck.direct_packed_size(g));
+    ck.direct_pack(g, kernel, bias, packed.get());
+    const int64_t tm = 256, ntiles = (M + tm - 1) / tm;
+    parallel_for(0, ntiles, grain_for(2 * tm * K * F), [&](int64_t t0, int64_t t1) {
+      ck.direct_conv(g, x, packed.get(), act, t0 * tm, t1 * tm < M ? t1 * tm : M, y);
+    });
+    return;
+  }
+  auto packed = buffer<T>(gk.packed_b_size(K, F));
+  gk.pack_b(K, F, kernel, F, 1, packed.get());
+  GemmEpilogue<T> ep;
+  ep.bias = bias;
+  ep.act = act;
+  const int64_t tm = tile_rows<T>(g), ntiles = (M + tm - 1) / tm;
+  const bool pointwise = is_pointwise(g);
+  parallel_for(0, ntiles, grain_for(2 * tm * K * F), [&](int64_t t0, int64_t t1) {
+    std::unique_ptr<T[]> col = pointwise ? nullptr : buffer<T>(tm * K);
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t p0 = t * tm, rows = p0 + tm < M ? tm : M - p0;
+      const T* a = x + p0 * K;
+      if (!pointwise) {
+        ck.im2col(g, x, p0, p0 + rows, col.get());
+        a = col.get();
+      }
+      gk.gemm(rows, F, K, a, K, 1, packed.get(), y + p0 * F, F, ep);
+    }
+  });
+}
+
+template <class T>
+void conv2d_backprop_input(const ConvGeom& g, const T* dy, const T* kernel, T* dx) {
+  const int64_t K = g.K(), F = g.F, ohw = g.OH * g.OW, hwc = g.H * g.W * g.C;
+  if (g.N == 0) return;
+  if (F == 0) {
+    std::memset(dx, 0, sizeof(T) * g.N * hwc);
+    return;
+  }
+  const auto& gk = gemm_kernels_for<T>();
+  const auto& ck = conv_kernels_for<T>();
+  // dCol = dY (M x F) . W^T (F x K); W^T read from the (K, F) kernel through strides.
+  auto packed = buffer<T>(gk.packed_b_size(F, K));
+  gk.pack_b(F, K, kernel, 1, F, packed.get());
+  const GemmEpilogue<T> ep;
+  const int64_t tm = tile_rows<T>(g);
+  if (is_pointwise(g)) {  // dx = dY . W^T directly, tiles of pixels
+    const int64_t M = g.N * ohw, ntiles = (M + tm - 1) / tm;
+    parallel_for(0, ntiles, grain_for(2 * tm * K * F), [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t p0 = t * tm, rows = p0 + tm < M ? tm : M - p0;
+        gk.gemm(rows, K, F, dy + p0 * F, F, 1, packed.get(), dx + p0 * K, K, ep);
+      }
+    });
+    return;
+  }
+  // Threads over images: each image's scatter-adds stay inside its own slice of dx.
+  parallel_for(0, g.N, grain_for(2 * ohw * K * F), [&](int64_t n0, int64_t n1) {
+    auto dcol = buffer<T>(tm * K);
+    for (int64_t n = n0; n < n1; ++n) {
+      std::memset(dx + n * hwc, 0, sizeof(T) * hwc);
+      for (int64_t p0 = n * ohw; p0 < (n + 1) * ohw; p0 += tm) {
+        const int64_t rows = p0 + tm < (n + 1) * ohw ? tm : (n + 1) * ohw - p0;
+        gk.gemm(rows, K, F, dy + p0 * F, F, 1, packed.get(), dcol.get(), K, ep);
+        ck.col2im_add(g, dcol.get(), p0, p0 + rows, dx);
+      }
+    }
+  });
+}
+
+template <class T>
+void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkernel) {
+  const int64_t K = g.K(), F = g.F, ohw = g.OH * g.OW, KF = K * F;
+  if (KF == 0) return;
+  if (g.N == 0) {
+    std::memset(dkernel, 0, sizeof(T) * KF);
+    return;
+  }
+  const auto& gk = gemm_kernels_for<T>();
+  const auto& ck = conv_kernels_for<T>();
+  const bool pointwise = is_pointwise(g);
+  // Fixed chunks of images (a function of the shape only, never of the thread count).
+  int64_t per_chunk = (kChunkPixels + ohw - 1) / ohw;
+  if (per_chunk * kMaxChunks < g.N) per_chunk = (g.N + kMaxChunks - 1) / kMaxChunks;
+  const int64_t nchunks = (g.N + per_chunk - 1) / per_chunk;
+  auto partial = buffer<T>(nchunks == 1 ? 0 : nchunks * KF);
+  const int64_t tm = tile_rows<T>(g);
+  parallel_chunks(0, g.N, per_chunk, [&](int64_t c, int64_t n0, int64_t n1) {
+    // Workspace once per chunk (chunks are few and large): im2col tile and packed dY tile.
+    std::unique_ptr<T[]> col = pointwise ? nullptr : buffer<T>(tm * K);
+    auto pdy = buffer<T>(gk.packed_b_size(tm, F));
+    T* acc = nchunks == 1 ? dkernel : partial.get() + c * KF;
+    GemmEpilogue<T> ep;
+    const int64_t pend = n1 * ohw;
+    for (int64_t p0 = n0 * ohw; p0 < pend; p0 += tm) {
+      const int64_t rows = p0 + tm < pend ? tm : pend - p0;
+      const T* a = x + p0 * K;  // pointwise: x itself is the (pixels x C) col matrix
+      if (!pointwise) {
+        ck.im2col(g, x, p0, p0 + rows, col.get());
+        a = col.get();
+      }
+      gk.pack_b(rows, F, dy + p0 * F, F, 1, pdy.get());
+      // acc (K x F) += col^T (K x rows) . dY (rows x F)
+      gk.gemm(K, F, rows, a, 1, K, pdy.get(), acc, F, ep);
+      ep.accumulate = true;
+    }
+  });
+  if (nchunks == 1) return;
+  parallel_for(0, KF, 16 * 1024, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) dkernel[i] = partial[i];
+    for (int64_t c = 1; c < nchunks; ++c) {
+      const T* src = partial.get() + c * KF;
+      for (int64_t i = lo; i < hi; ++i) dkernel[i] += src[i];
+    }
+  });
+}
+
+template <class T>
+void conv2d_backprop_bias(const T* dy, int64_t M, int64_t F, T* db) {
+  if (F == 0) return;
+  const int64_t nchunks = M == 0 ? 1 : (M + kBiasChunkRows - 1) / kBiasChunkRows;
+  auto partial = buffer<T>(nchunks * F);
+  std::memset(partial.get(), 0, sizeof(T) * nchunks * F);
+  parallel_chunks(0, M, kBiasChunkRows, [&](int64_t c, int64_t lo, int64_t hi) {
+    T* acc = partial.get() + c * F;
+    for (int64_t m = lo; m < hi; ++m)
+      for (int64_t f = 0; f < F; ++f) acc[f] += dy[m * F + f];
+  });
+  for (int64_t f = 0; f < F; ++f) db[f] = partial[f];
+  for (int64_t c = 1; c < nchunks; ++c)
+    for (int64_t f = 0; f < F; ++f) db[f] += partial[c * F + f];
+}
+
+#define CNNEXT_INSTANTIATE(T)                                                                  \
+  template void conv2d_forward<T>(const ConvGeom&, const T*, const T*, const T*, Act, T*);     \
+  template void conv2d_backprop_input<T>(const ConvGeom&, const T*, const T*, T*);             \
+  template void conv2d_backprop_kernel<T>(const ConvGeom&, const T*, const T*, T*);            \
+  template void conv2d_backprop_bias<T>(const T*, int64_t, int64_t, T*);
+CNNEXT_INSTANTIATE(float)
+CNNEXT_INSTANTIATE(double)
+#undef CNNEXT_INSTANTIATE
+
+}  // namespace cnnext
