@@ -26,8 +26,10 @@ def _same_rank(y_true, y_pred):
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """Per-sample fraction of (y_pred > threshold) == y_true over the last axis."""
     y_true, y_pred = _same_rank(np.asarray(y_true), np.asarray(y_pred))
-    return np.mean((y_pred > threshold) == (y_true.astype(np.float32) == 1), axis=-1,
-                   dtype=np.float64)
+    hits = (y_pred > threshold) == (y_true == 1)
+    if hits.shape[-1] == 1:
+        return hits.reshape(hits.shape[:-1])
+    return hits.sum(axis=-1) / hits.shape[-1]
 
 
 def categorical_accuracy(y_true, y_pred):
