@@ -93,8 +93,9 @@ void correlate2d_padded(const T* x, int64_t h, int64_t w, const T* k, int64_t kh
   const int64_t pw = ow + kw - 1;                                        // padded row width
   const int64_t ps = ((ow + lanes - 1) / lanes * lanes + kw - 1 + lanes - 1) / lanes * lanes;
   const RowPadder<T> pad(x, h, w, pw, top, left, boundary, fill);
-  int64_t block = kWorkspaceBytes / int64_t(sizeof(T) * ps) - (kh - 1);  // output rows per block
-  block = std::max<int64_t>(block, 8);
+  // Output rows per block, a multiple of the kernels' row block so only the last one is ragged.
+  int64_t block = kWorkspaceBytes / int64_t(sizeof(T) * ps) - (kh - 1);
+  block = std::max<int64_t>(block / kSignalRowBlock, 2) * kSignalRowBlock;
   const int64_t macs_per_row = checked_mul(ow, checked_mul(kh, kw));
   const int64_t grain = std::max<int64_t>(1, kGrainMacs / macs_per_row);
   const auto& kern = kernels<T>();
@@ -102,7 +103,8 @@ void correlate2d_padded(const T* x, int64_t h, int64_t w, const T* k, int64_t kh
 
   parallel_for(0, oh, grain, [&](int64_t i0, int64_t i1) {
     const int64_t rows = std::min(block, i1 - i0);
-    std::vector<T> ws(checked_mul(rows + kh - 1, ps), T(0));  // slack columns stay 0
+    // + kSignalRowBlock - 1 slack rows and the slack columns stay 0 (see kernels/signal/signal.h)
+    std::vector<T> ws(checked_mul(rows + kh - 1 + kSignalRowBlock - 1, ps), T(0));
     for (int64_t b0 = i0; b0 < i1; b0 += rows) {
       const int64_t b1 = std::min(i1, b0 + rows);
       for (int64_t r = b0; r < b1 + kh - 1; ++r) pad.row(r, ws.data() + (r - b0) * ps);

@@ -12,10 +12,14 @@ namespace cnnext {
 template <class T>
 constexpr int64_t kSignalLanes = 64 / sizeof(T);
 
+// Readable slack rows: kernels compute output rows in blocks, so x must hold
+// round_up(rows, kSignalRowBlock) + kh - 1 rows (the extra ones any values; their results are dropped).
+constexpr int64_t kSignalRowBlock = 4;
+
 template <class T>
 struct SignalKernelsT {
   // out[i*os + j] = sum_{a < kh, b < kw} x[(i + a)*xs + j + b] * k[a*kw + b], i < rows, j < ow,
-  // summed in (a, b) order from 0. kh, kw >= 1.
+  // summed from 0 in (a, b) order. kh, kw >= 1.
   void (*correlate_valid_rows)(const T* x, int64_t xs, const T* k, int64_t kh, int64_t kw, T* out,
                                int64_t os, int64_t rows, int64_t ow);
 };
