@@ -41,7 +41,10 @@ void sigmoid_backward(const T* dy, const T* y, T* dx, int64_t n) {
 
 template <class T>
 void tanh_forward(const T* x, T* y, int64_t n) {
-  map_unary(x, y, n, [](auto v) { return vtanh(v); });
+  map_unary(x, y, n, [](auto v) {  // vtanh(-0) is +0; np.tanh keeps the sign of zero
+    using V = decltype(v);
+    return select(v == splat<V>(0), v, vtanh(v));
+  });
 }
 
 template <class T>
