@@ -14,9 +14,9 @@ __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "relu_backward",
            "sigmoid_backward", "tanh_backward", "softmax_backward", "log_softmax_backward"]
 
 
-def as_float(x):
+def as_float(x, name="x", dtype=None):
     """``_common.as_float`` keeping 0-d inputs 0-d (np.ascontiguousarray makes them 1-d)."""
-    arr = _as_float(x)
+    arr = _as_float(x, name, dtype)
     return arr.reshape(()) if arr.ndim == 1 and np.ndim(x) == 0 else arr
 
 
