@@ -117,8 +117,101 @@ CNNEXT_INLINE T row_sum(const T* a, const T* b, int64_t c, F f) {
   return hsum(s);
 }
 
+// Short rows (c <= kSmallRow): one vector per row would leave most lanes idle and pay a horizontal
+// reduction per row. Instead, per-row reductions run as scalar loops (cheap at this length), each
+// row's result is replicated over the row in a small buffer, and the exp/arithmetic runs as flat
+// vector passes over a block of whole rows.
+constexpr int64_t kSmallRow = 64;
+constexpr int64_t kBlock = 1024;  // elements per block (whole rows)
+
+template <class T>
+CNNEXT_INLINE T scalar_row_max(const T* x, int64_t c) {
+  T m = x[0];
+  for (int64_t i = 1; i < c; ++i) m = max_nan(m, x[i]);
+  return m;
+}
+
+template <class T>
+CNNEXT_INLINE void fill_row(T* b, int64_t c, T v) {
+  for (int64_t i = 0; i < c; ++i) b[i] = v;
+}
+
+// Calls block(offset, nrows) over [0, rows) in blocks of whole rows totalling <= kBlock elements.
+template <class F>
+CNNEXT_INLINE void row_blocks(int64_t rows, int64_t c, F block) {
+  const int64_t rb = kBlock / c;
+  for (int64_t r0 = 0; r0 < rows; r0 += rb) block(r0 * c, rows - r0 < rb ? rows - r0 : rb);
+}
+
+template <class T>
+void softmax_small_rows(const T* x, T* y, int64_t rows, int64_t c) {
+  T buf[kBlock];
+  row_blocks(rows, c, [&](int64_t off, int64_t nr) {
+    const T* xb = x + off;
+    T* yb = y + off;
+    for (int64_t r = 0; r < nr; ++r) fill_row(buf + r * c, c, scalar_row_max(xb + r * c, c));
+    map_binary(xb, buf, yb, nr * c, [](auto v, auto m) { return vexp(v - m); });
+    for (int64_t r = 0; r < nr; ++r) {
+      T s = 0;
+      for (int64_t i = 0; i < c; ++i) s += yb[r * c + i];
+      fill_row(buf + r * c, c, T(1) / s);
+    }
+    map_binary(yb, buf, yb, nr * c, [](auto e, auto inv) { return e * inv; });
+  });
+}
+
+template <class T>
+void log_softmax_small_rows(const T* x, T* y, int64_t rows, int64_t c) {
+  T mx[kBlock], ls[kBlock];
+  row_blocks(rows, c, [&](int64_t off, int64_t nr) {
+    const T* xb = x + off;
+    T* yb = y + off;
+    for (int64_t r = 0; r < nr; ++r) fill_row(mx + r * c, c, scalar_row_max(xb + r * c, c));
+    map_binary(xb, mx, ls, nr * c, [](auto v, auto m) { return vexp(v - m); });
+    for (int64_t r = 0; r < nr; ++r) {
+      T s = 0;
+      for (int64_t i = 0; i < c; ++i) s += ls[r * c + i];
+      fill_row(ls + r * c, c, std::log(s));
+    }
+    for (int64_t i = 0; i < nr * c; ++i) mx[i] = xb[i] - mx[i];  // x - max, then - log(sum)
+    map_binary(mx, ls, yb, nr * c, [](auto d, auto l) { return d - l; });
+  });
+}
+
+template <class T>
+void softmax_backward_small_rows(const T* dy, const T* y, T* dx, int64_t rows, int64_t c) {
+  T buf[kBlock];
+  row_blocks(rows, c, [&](int64_t off, int64_t nr) {
+    for (int64_t r = 0; r < nr; ++r) {
+      const int64_t o = off + r * c;
+      T s = 0;
+      for (int64_t i = 0; i < c; ++i) s += dy[o + i] * y[o + i];
+      fill_row(buf + r * c, c, s);
+    }
+    for (int64_t i = 0; i < nr * c; ++i) buf[i] = dy[off + i] - buf[i];
+    map_binary(y + off, buf, dx + off, nr * c, [](auto p, auto d) { return p * d; });
+  });
+}
+
+template <class T>
+void log_softmax_backward_small_rows(const T* dy, const T* y, T* dx, int64_t rows, int64_t c) {
+  T buf[kBlock];
+  row_blocks(rows, c, [&](int64_t off, int64_t nr) {
+    for (int64_t r = 0; r < nr; ++r) {
+      T s = 0;
+      for (int64_t i = 0; i < c; ++i) s += dy[off + r * c + i];
+      fill_row(buf + r * c, c, s);
+    }
+    map_binary(y + off, buf, buf, nr * c, [](auto ly, auto s) { return vexp(ly) * s; });
+    map_binary(dy + off, buf, dx + off, nr * c, [](auto g, auto t) { return g - t; });
+  });
+}
+
+constexpr bool kUseSmallRows = kWidth<float> > 1;  // the scalar ISA has no idle lanes to fill
+
 template <class T>
 void softmax_rows(const T* x, T* y, int64_t rows, int64_t c) {
+  if (kUseSmallRows && c <= kSmallRow) return softmax_small_rows(x, y, rows, c);
   for (int64_t r = 0; r < rows; ++r, x += c, y += c) {
     const T s = row_exp_sum(x, y, c, row_max(x, c));
     const T inv = T(1) / s;
@@ -128,6 +221,7 @@ void softmax_rows(const T* x, T* y, int64_t rows, int64_t c) {
 
 template <class T>
 void log_softmax_rows(const T* x, T* y, int64_t rows, int64_t c) {
+  if (kUseSmallRows && c <= kSmallRow) return log_softmax_small_rows(x, y, rows, c);
   for (int64_t r = 0; r < rows; ++r, x += c, y += c) {
     const T m = row_max(x, c);
     const T ls = std::log(row_exp_sum(x, static_cast<T*>(nullptr), c, m));
@@ -140,6 +234,7 @@ void log_softmax_rows(const T* x, T* y, int64_t rows, int64_t c) {
 
 template <class T>
 void softmax_backward_rows(const T* dy, const T* y, T* dx, int64_t rows, int64_t c) {
+  if (kUseSmallRows && c <= kSmallRow) return softmax_backward_small_rows(dy, y, dx, rows, c);
   for (int64_t r = 0; r < rows; ++r, dy += c, y += c, dx += c) {
     const T s = row_sum(dy, y, c, [](auto g, auto p) { return g * p; });
     row_map(dy, y, dx, c, [s](auto g, auto p) { return p * (g - splat<decltype(g)>(s)); });
@@ -148,6 +243,7 @@ void softmax_backward_rows(const T* dy, const T* y, T* dx, int64_t rows, int64_t
 
 template <class T>
 void log_softmax_backward_rows(const T* dy, const T* y, T* dx, int64_t rows, int64_t c) {
+  if (kUseSmallRows && c <= kSmallRow) return log_softmax_backward_small_rows(dy, y, dx, rows, c);
   for (int64_t r = 0; r < rows; ++r, dy += c, y += c, dx += c) {
     const T s = row_sum(dy, dy, c, [](auto g, auto) { return g; });
     row_map(dy, y, dx, c, [s](auto g, auto ly) { return g - vexp(ly) * splat<decltype(g)>(s); });
