@@ -118,22 +118,33 @@ CNNEXT_INLINE T row_sum(const T* a, const T* b, int64_t c, F f) {
 }
 
 // Short rows (c <= kSmallRow): one vector per row would leave most lanes idle and pay a horizontal
-// reduction per row. Instead, per-row reductions run as scalar loops (cheap at this length), each
+// reduction per row. Instead, a block of whole rows is reduced with the row loop innermost (so the
+// per-row accumulations are independent and pipeline, rather than one serial chain per row), each
 // row's result is replicated over the row in a small buffer, and the exp/arithmetic runs as flat
-// vector passes over a block of whole rows.
+// vector passes over the block.
 constexpr int64_t kSmallRow = 64;
 constexpr int64_t kBlock = 1024;  // elements per block (whole rows)
 
+// red[r] = max over row r of x (nr rows of c), NaN-propagating.
 template <class T>
-CNNEXT_INLINE T scalar_row_max(const T* x, int64_t c) {
-  T m = x[0];
-  for (int64_t i = 1; i < c; ++i) m = max_nan(m, x[i]);
-  return m;
+CNNEXT_INLINE void rows_max(const T* x, T* red, int64_t nr, int64_t c) {
+  for (int64_t r = 0; r < nr; ++r) red[r] = x[r * c];
+  for (int64_t i = 1; i < c; ++i)
+    for (int64_t r = 0; r < nr; ++r) red[r] = max_nan(red[r], x[r * c + i]);
+}
+
+// red[r] = sum over row r of f(a, b) (elements in row order, as the vector path's tail).
+template <class T, class F>
+CNNEXT_INLINE void rows_sum(const T* a, const T* b, T* red, int64_t nr, int64_t c, F f) {
+  for (int64_t r = 0; r < nr; ++r) red[r] = f(a[r * c], b[r * c]);
+  for (int64_t i = 1; i < c; ++i)
+    for (int64_t r = 0; r < nr; ++r) red[r] += f(a[r * c + i], b[r * c + i]);
 }
 
 template <class T>
-CNNEXT_INLINE void fill_row(T* b, int64_t c, T v) {
-  for (int64_t i = 0; i < c; ++i) b[i] = v;
+CNNEXT_INLINE void spread(const T* red, T* buf, int64_t nr, int64_t c) {  // buf row r = red[r]
+  for (int64_t r = 0; r < nr; ++r)
+    for (int64_t i = 0; i < c; ++i) buf[r * c + i] = red[r];
 }
 
 // Calls block(offset, nrows) over [0, rows) in blocks of whole rows totalling <= kBlock elements.
@@ -145,63 +156,54 @@ CNNEXT_INLINE void row_blocks(int64_t rows, int64_t c, F block) {
 
 template <class T>
 void softmax_small_rows(const T* x, T* y, int64_t rows, int64_t c) {
-  T buf[kBlock];
+  T buf[kBlock], red[kBlock];
   row_blocks(rows, c, [&](int64_t off, int64_t nr) {
     const T* xb = x + off;
     T* yb = y + off;
-    for (int64_t r = 0; r < nr; ++r) fill_row(buf + r * c, c, scalar_row_max(xb + r * c, c));
+    rows_max(xb, red, nr, c);
+    spread(red, buf, nr, c);
     map_binary(xb, buf, yb, nr * c, [](auto v, auto m) { return vexp(v - m); });
-    for (int64_t r = 0; r < nr; ++r) {
-      T s = 0;
-      for (int64_t i = 0; i < c; ++i) s += yb[r * c + i];
-      fill_row(buf + r * c, c, T(1) / s);
-    }
+    rows_sum(yb, yb, red, nr, c, [](T e, T) { return e; });
+    for (int64_t r = 0; r < nr; ++r) red[r] = T(1) / red[r];
+    spread(red, buf, nr, c);
     map_binary(yb, buf, yb, nr * c, [](auto e, auto inv) { return e * inv; });
   });
 }
 
 template <class T>
 void log_softmax_small_rows(const T* x, T* y, int64_t rows, int64_t c) {
-  T mx[kBlock], ls[kBlock];
+  T mx[kBlock], ls[kBlock], red[kBlock];
   row_blocks(rows, c, [&](int64_t off, int64_t nr) {
     const T* xb = x + off;
     T* yb = y + off;
-    for (int64_t r = 0; r < nr; ++r) fill_row(mx + r * c, c, scalar_row_max(xb + r * c, c));
+    rows_max(xb, red, nr, c);
+    spread(red, mx, nr, c);
     map_binary(xb, mx, ls, nr * c, [](auto v, auto m) { return vexp(v - m); });
-    for (int64_t r = 0; r < nr; ++r) {
-      T s = 0;
-      for (int64_t i = 0; i < c; ++i) s += ls[r * c + i];
-      fill_row(ls + r * c, c, std::log(s));
-    }
-    for (int64_t i = 0; i < nr * c; ++i) mx[i] = xb[i] - mx[i];  // x - max, then - log(sum)
+    rows_sum(ls, ls, red, nr, c, [](T e, T) { return e; });
+    for (int64_t r = 0; r < nr; ++r) red[r] = std::log(red[r]);
+    spread(red, ls, nr, c);
+    map_binary(xb, mx, mx, nr * c, [](auto v, auto m) { return v - m; });
     map_binary(mx, ls, yb, nr * c, [](auto d, auto l) { return d - l; });
   });
 }
 
 template <class T>
 void softmax_backward_small_rows(const T* dy, const T* y, T* dx, int64_t rows, int64_t c) {
-  T buf[kBlock];
+  T buf[kBlock], red[kBlock];
   row_blocks(rows, c, [&](int64_t off, int64_t nr) {
-    for (int64_t r = 0; r < nr; ++r) {
-      const int64_t o = off + r * c;
-      T s = 0;
-      for (int64_t i = 0; i < c; ++i) s += dy[o + i] * y[o + i];
-      fill_row(buf + r * c, c, s);
-    }
-    for (int64_t i = 0; i < nr * c; ++i) buf[i] = dy[off + i] - buf[i];
+    rows_sum(dy + off, y + off, red, nr, c, [](T g, T p) { return g * p; });
+    spread(red, buf, nr, c);
+    map_binary(dy + off, buf, buf, nr * c, [](auto g, auto s) { return g - s; });
     map_binary(y + off, buf, dx + off, nr * c, [](auto p, auto d) { return p * d; });
   });
 }
 
 template <class T>
 void log_softmax_backward_small_rows(const T* dy, const T* y, T* dx, int64_t rows, int64_t c) {
-  T buf[kBlock];
+  T buf[kBlock], red[kBlock];
   row_blocks(rows, c, [&](int64_t off, int64_t nr) {
-    for (int64_t r = 0; r < nr; ++r) {
-      T s = 0;
-      for (int64_t i = 0; i < c; ++i) s += dy[off + r * c + i];
-      fill_row(buf + r * c, c, s);
-    }
+    rows_sum(dy + off, dy + off, red, nr, c, [](T g, T) { return g; });
+    spread(red, buf, nr, c);
     map_binary(y + off, buf, buf, nr * c, [](auto ly, auto s) { return vexp(ly) * s; });
     map_binary(dy + off, buf, dx + off, nr * c, [](auto g, auto t) { return g - t; });
   });
