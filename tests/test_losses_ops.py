@@ -275,3 +275,25 @@ def test_errors():
         L.sparse_categorical_crossentropy(np.array(["a", "b"]), p)
     with pytest.raises(ValueError, match=r"y_true shape \(2,\) must equal y_pred shape"):
         cnnext._core.binary_crossentropy(np.ones(2), np.ones(3))  # C++ check
+
+
+# ---- the kernels' vector log (reached only inside [1e-7, 2] by the losses) -----------------------
+def test_vlog_kernel(isa, dtype):
+    fi = np.finfo(dtype)
+    rng = np.random.default_rng(6)
+    special = [0.0, -0.0, -1.0, -np.inf, np.inf, np.nan, 1.0, 2.0, 0.5, fi.smallest_subnormal,
+               fi.smallest_normal, fi.smallest_normal * 0.75, fi.max, 1e-7, 1 - 1e-7, 0.7071067811865476,
+               0.70710677, 1.4142135623730951, 1 + fi.eps, 1 - fi.epsneg]
+    x = np.concatenate([np.array(special, dtype),
+                        np.exp(rng.uniform(-700 if dtype == np.float64 else -100, 88, 3001)).astype(dtype),
+                        rng.uniform(0.5, 2.0, 1001).astype(dtype)])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = np.log(x.astype(np.float64))
+    y = cnnext._core._vlog(x)
+    assert y.dtype == dtype
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(expected))
+    fin = np.isfinite(expected)
+    np.testing.assert_array_equal(y[~fin], expected[~fin])  # -inf, +inf exact
+    ulp = np.spacing(np.abs(expected[fin]).astype(dtype)).astype(np.float64)
+    err = np.abs(y[fin] - expected[fin]) / np.maximum(ulp, fi.smallest_subnormal)
+    assert err.max() <= 2, err.max()  # a few ulp of the result
