@@ -239,6 +239,9 @@ def test_keras_rank_matching():
     ref = L.sparse_categorical_crossentropy(np.array([1, 0, 3]), p3)
     np.testing.assert_array_equal(L.sparse_categorical_crossentropy([[1], [0], [3]], p3), ref)
     np.testing.assert_array_equal(L.sparse_categorical_crossentropy([1.0, 0.0, 3.0], p3), ref)
+    loss, grad = L.sparse_categorical_crossentropy(3, p3[2], return_grad=True)  # one sample
+    assert loss.shape == () and grad.shape == (4,)
+    np.testing.assert_allclose(loss, ref[2], rtol=1e-15)
 
 
 # ---- errors -------------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ def _labels(y_true, pred_shape):
         if bad.any():
             raise ValueError(f"`y_true` must hold integer class labels. Received: "
                              f"{float(arr[bad].flat[0])!r}")
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    return np.ascontiguousarray(arr, dtype=np.int64).reshape(arr.shape)  # 0-d stays 0-d
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, return_grad=False):
