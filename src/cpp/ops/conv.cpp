@@ -14,6 +14,7 @@ constexpr int64_t kTileBytes = 128 * 1024;    // im2col tile: fits L2 beside the
 constexpr int64_t kMinTaskFlops = 256 * 1024; // below this per thread a parallel region costs more
 constexpr int64_t kChunkPixels = 1024;        // backprop_kernel: output pixels per fixed chunk
 constexpr int64_t kMaxChunks = 64;            // ... and at most this many partial dW buffers
+constexpr int64_t kMaxPartialElems = int64_t(8) << 20;  // ... holding at most this many values
 constexpr int64_t kBiasChunkRows = 4096;      // backprop_bias: rows per fixed chunk
 constexpr int64_t kDirectMaxC = 8;  // measured (Zen 4, f32): direct 1.3-2x faster up to C=8,
                                     // im2col + register-tiled GEMM 1.2-1.7x faster from C=16
@@ -23,13 +24,14 @@ std::unique_ptr<T[]> buffer(int64_t n) {
   return std::unique_ptr<T[]>(new T[n > 0 ? n : 1]);
 }
 
-// Output pixels per im2col tile.
+// Output pixels per im2col tile: a multiple of the GEMM's register-tile rows.
 template <class T>
 int64_t tile_rows(const ConvGeom& g) {
+  const int64_t mr = gemm_kernels_for<T>().mr > 0 ? gemm_kernels_for<T>().mr : 1;
   int64_t tm = kTileBytes / (g.K() * int64_t(sizeof(T)));
-  if (tm < 8) tm = 8;
   if (tm > 1024) tm = 1024;
-  return tm;
+  tm = tm / mr * mr;
+  return tm < mr ? mr : tm;
 }
 
 // A 1x1, stride-1, unpadded convolution is a plain GEMM on x: no im2col needed.
@@ -157,8 +159,11 @@ void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkern
   const auto& ck = conv_kernels_for<T>();
   const bool pointwise = is_pointwise(g);
   // Fixed chunks of images (a function of the shape only, never of the thread count).
+  int64_t max_chunks = kMaxPartialElems / KF;
+  if (max_chunks > kMaxChunks) max_chunks = kMaxChunks;
+  if (max_chunks < 1) max_chunks = 1;
   int64_t per_chunk = (kChunkPixels + ohw - 1) / ohw;
-  if (per_chunk * kMaxChunks < g.N) per_chunk = (g.N + kMaxChunks - 1) / kMaxChunks;
+  if (per_chunk * max_chunks < g.N) per_chunk = (g.N + max_chunks - 1) / max_chunks;
   const int64_t nchunks = (g.N + per_chunk - 1) / per_chunk;
   auto partial = buffer<T>(nchunks == 1 ? 0 : nchunks * KF);
   const int64_t tm = tile_rows<T>(g);
