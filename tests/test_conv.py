@@ -126,6 +126,9 @@ CASES = [
     ((2, 2, 3, 3), (5, 5, 3, 2), 1, "same", 1),      # kernel larger than the input
     ((1, 1, 1, 3), (4, 3, 3, 2), (2, 1), "same", 3),
     ((4, 28, 28, 1), (3, 3, 1, 32), 1, "valid", 1),  # the seed model's first layer
+    ((2, 5, 30, 3), (3, 3, 3, 6), (1, 2), "same", (1, 2)),  # wide rows: interior register tiles
+    ((1, 4, 41, 2), (2, 3, 2, 37), (1, 3), "valid", 2),
+    ((1, 3, 29, 1), (3, 4, 1, 33), 1, "same", 1),
     ((2, 13, 13, 32), (3, 3, 32, 17), 1, "valid", 1),
 ]
 

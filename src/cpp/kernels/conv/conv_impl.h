@@ -122,7 +122,8 @@ CNNEXT_INLINE V activate(V v, Act act) {
 // RR consecutive output pixels of one output row (n, oh, ow..ow+RR) x NN vectors of filters
 // starting at f0: accumulators stay in registers; each tap loads NN weight vectors once and
 // broadcasts one input value per pixel. Taps outside the input contribute zero.
-template <class T, int RR, int NN>
+// Interior: every tap of the block lies inside the input horizontally (no per-tap checks).
+template <class T, int RR, int NN, bool Interior>
 CNNEXT_INLINE void direct_block(const ConvGeom& g, const T* ximg, const T* packed, Act act,
                                 int64_t oh, int64_t ow, int64_t f0, T* yp) {
   using V = vec_t<T>;
@@ -143,7 +144,7 @@ CNNEXT_INLINE void direct_block(const ConvGeom& g, const T* ximg, const T* packe
       bool ok[RR];
       for (int r = 0; r < RR; ++r) {
         const int64_t iw = (ow + r) * g.sw - g.pl + kw * g.dw;
-        ok[r] = iw >= 0 && iw < g.W;
+        ok[r] = Interior || (iw >= 0 && iw < g.W);
         xo[r] = ok[r] ? iw * C : 0;
       }
       const T* wk = w + (kh * g.KW + kw) * C * Fp;
@@ -151,7 +152,7 @@ CNNEXT_INLINE void direct_block(const ConvGeom& g, const T* ximg, const T* packe
         V wv[NN];
         for (int v = 0; v < NN; ++v) wv[v] = load<V>(wk + c * Fp + v * VW);
         for (int r = 0; r < RR; ++r) {
-          const V xs = splat<V>(ok[r] ? xrow[xo[r] + c] : T(0));
+          const V xs = splat<V>(Interior ? xrow[xo[r] + c] : ok[r] ? xrow[xo[r] + c] : T(0));
           for (int v = 0; v < NN; ++v) acc[r][v] = acc[r][v] + xs * wv[v];
         }
       }
@@ -167,11 +168,14 @@ CNNEXT_INLINE void direct_block(const ConvGeom& g, const T* ximg, const T* packe
   }
 }
 
+// Register tile: R pixels x NV vectors of filters (avx512: 8 x 2 = 16 of 32 zmm accumulators;
+// 16-register ISAs: 4 x 2).
 template <class T>
 void direct_conv(const ConvGeom& g, const T* x, const T* packed, Act act, int64_t p0, int64_t p1,
                  T* y) {
-  constexpr int VW = kWidth<T>, R = 4, NV = 2;
+  constexpr int VW = kWidth<T>, R = CNNEXT_VEC_BYTES == 64 ? 8 : 4, NV = 2;
   const int64_t ohw = g.OH * g.OW, Fp = padded_f<T>(g);
+  const int64_t span = (g.KW - 1) * g.dw;
   int64_t p = p0;
   while (p < p1) {
     const int64_t n = p / ohw, oh = (p % ohw) / g.OW, ow = p % g.OW;
@@ -180,15 +184,20 @@ void direct_conv(const ConvGeom& g, const T* x, const T* packed, Act act, int64_
     if (run > R) run = R;
     const T* ximg = x + n * g.H * g.W * g.C;
     T* yp = y + p * g.F;
+    const bool inside = ow * g.sw - g.pl >= 0 && (ow + R - 1) * g.sw - g.pl + span < g.W;
     for (int64_t f0 = 0; f0 < Fp;) {
       const bool two = f0 + NV * VW <= Fp;
-      if (run == R) {
-        if (two) direct_block<T, R, NV>(g, ximg, packed, act, oh, ow, f0, yp);
-        else direct_block<T, R, 1>(g, ximg, packed, act, oh, ow, f0, yp);
+      if (run == R && inside) {
+        if (two) direct_block<T, R, NV, true>(g, ximg, packed, act, oh, ow, f0, yp);
+        else direct_block<T, R, 1, true>(g, ximg, packed, act, oh, ow, f0, yp);
+      } else if (run == R) {
+        if (two) direct_block<T, R, NV, false>(g, ximg, packed, act, oh, ow, f0, yp);
+        else direct_block<T, R, 1, false>(g, ximg, packed, act, oh, ow, f0, yp);
       } else {
         for (int64_t r = 0; r < run; ++r) {
-          if (two) direct_block<T, 1, NV>(g, ximg, packed, act, oh, ow + r, f0, yp + r * g.F);
-          else direct_block<T, 1, 1>(g, ximg, packed, act, oh, ow + r, f0, yp + r * g.F);
+          T* yr = yp + r * g.F;
+          if (two) direct_block<T, 1, NV, false>(g, ximg, packed, act, oh, ow + r, f0, yr);
+          else direct_block<T, 1, 1, false>(g, ximg, packed, act, oh, ow + r, f0, yr);
         }
       }
       f0 += two ? NV * VW : VW;
