@@ -12,7 +12,7 @@ namespace {
 
 constexpr int64_t kTileBytes = 128 * 1024;    // im2col tile: fits L2 beside the packed weights
 constexpr int64_t kMinTaskFlops = 256 * 1024; // below this per thread a parallel region costs more
-constexpr int64_t kChunkPixels = 1024;        // backprop_kernel: output pixels per fixed chunk
+constexpr int64_t kChunkPixels = 1024;        // backprop_kernel: min output pixels per fixed chunk
 constexpr int64_t kMaxChunks = 64;            // ... and at most this many partial dW buffers
 constexpr int64_t kMaxPartialElems = int64_t(8) << 20;  // ... holding at most this many values
 constexpr int64_t kBiasChunkRows = 4096;      // backprop_bias: rows per fixed chunk
@@ -158,24 +158,25 @@ void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkern
   const auto& gk = gemm_kernels_for<T>();
   const auto& ck = conv_kernels_for<T>();
   const bool pointwise = is_pointwise(g);
-  // Fixed chunks of images (a function of the shape only, never of the thread count).
+  // Fixed chunks of output pixels (a function of the shape only, never of the thread count), so
+  // even one large image is split; chunks may span images (im2col handles any pixel range).
+  const int64_t M = g.N * ohw, tm = tile_rows<T>(g);
   int64_t max_chunks = kMaxPartialElems / KF;
   if (max_chunks > kMaxChunks) max_chunks = kMaxChunks;
   if (max_chunks < 1) max_chunks = 1;
-  int64_t per_chunk = (kChunkPixels + ohw - 1) / ohw;
-  if (per_chunk * max_chunks < g.N) per_chunk = (g.N + max_chunks - 1) / max_chunks;
-  const int64_t nchunks = (g.N + per_chunk - 1) / per_chunk;
+  int64_t chunk = (M + max_chunks - 1) / max_chunks;
+  if (chunk < kChunkPixels) chunk = kChunkPixels;
+  chunk = (chunk + tm - 1) / tm * tm;
+  const int64_t nchunks = (M + chunk - 1) / chunk;
   auto partial = buffer<T>(nchunks == 1 ? 0 : nchunks * KF);
-  const int64_t tm = tile_rows<T>(g);
-  parallel_chunks(0, g.N, per_chunk, [&](int64_t c, int64_t n0, int64_t n1) {
+  parallel_chunks(0, M, chunk, [&](int64_t c, int64_t q0, int64_t q1) {
     // Workspace once per chunk (chunks are few and large): im2col tile and packed dY tile.
     std::unique_ptr<T[]> col = pointwise ? nullptr : buffer<T>(tm * K);
     auto pdy = buffer<T>(gk.packed_b_size(tm, F));
     T* acc = nchunks == 1 ? dkernel : partial.get() + c * KF;
     GemmEpilogue<T> ep;
-    const int64_t pend = n1 * ohw;
-    for (int64_t p0 = n0 * ohw; p0 < pend; p0 += tm) {
-      const int64_t rows = p0 + tm < pend ? tm : pend - p0;
+    for (int64_t p0 = q0; p0 < q1; p0 += tm) {
+      const int64_t rows = p0 + tm < q1 ? tm : q1 - p0;
       const T* a = x + p0 * K;  // pointwise: x itself is the (pixels x C) col matrix
       if (!pointwise) {
         ck.im2col(g, x, p0, p0 + rows, col.get());
