@@ -16,8 +16,11 @@ constexpr int64_t kChunkPixels = 1024;        // backprop_kernel: min output pix
 constexpr int64_t kMaxChunks = 64;            // ... and at most this many partial dW buffers
 constexpr int64_t kMaxPartialElems = int64_t(8) << 20;  // ... holding at most this many values
 constexpr int64_t kBiasChunkRows = 4096;      // backprop_bias: rows per fixed chunk
-constexpr int64_t kDirectMaxC = 8;  // measured (Zen 4, f32): direct 1.3-2x faster up to C=8,
-                                    // im2col + register-tiled GEMM 1.2-1.7x faster from C=16
+// Direct kernels up to this many input channels (measured, f32, avx512 and avx2, 1 thread):
+// forward: direct 1.3-2x faster than im2col + register-tiled GEMM up to C=8, slower from C=16;
+// backprop_kernel: direct 3x faster at C=1, even at C=3, 1.5x slower at C=8.
+constexpr int64_t kDirectMaxC = 8;
+constexpr int64_t kDirectDwMaxC = 3;
 
 template <class T>
 std::unique_ptr<T[]> buffer(int64_t n) {
@@ -44,6 +47,9 @@ bool is_pointwise(const ConvGeom& g) {
 // tiles, while the direct kernel keeps KH * KW weight vectors hot and broadcasts inputs.
 bool use_direct(const ConvGeom& g) {
   return g.C <= kDirectMaxC;
+}
+bool use_direct_dw(const ConvGeom& g) {
+  return g.C <= kDirectDwMaxC;
 }
 
 int64_t grain_for(int64_t flops_per_item) {
@@ -169,25 +175,31 @@ void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkern
   chunk = (chunk + tm - 1) / tm * tm;
   const int64_t nchunks = (M + chunk - 1) / chunk;
   auto partial = buffer<T>(nchunks == 1 ? 0 : nchunks * KF);
-  parallel_chunks(0, M, chunk, [&](int64_t c, int64_t q0, int64_t q1) {
-    // Workspace once per chunk (chunks are few and large): im2col tile and packed dY tile.
-    std::unique_ptr<T[]> col = pointwise ? nullptr : buffer<T>(tm * K);
-    auto pdy = buffer<T>(gk.packed_b_size(tm, F));
-    T* acc = nchunks == 1 ? dkernel : partial.get() + c * KF;
-    GemmEpilogue<T> ep;
-    for (int64_t p0 = q0; p0 < q1; p0 += tm) {
-      const int64_t rows = p0 + tm < q1 ? tm : q1 - p0;
-      const T* a = x + p0 * K;  // pointwise: x itself is the (pixels x C) col matrix
-      if (!pointwise) {
-        ck.im2col(g, x, p0, p0 + rows, col.get());
-        a = col.get();
+  if (use_direct_dw(g)) {
+    parallel_chunks(0, M, chunk, [&](int64_t c, int64_t q0, int64_t q1) {
+      ck.direct_dw(g, x, dy, q0, q1, false, nchunks == 1 ? dkernel : partial.get() + c * KF);
+    });
+  } else {
+    parallel_chunks(0, M, chunk, [&](int64_t c, int64_t q0, int64_t q1) {
+      // Workspace once per chunk (chunks are few and large): im2col tile and packed dY tile.
+      std::unique_ptr<T[]> col = pointwise ? nullptr : buffer<T>(tm * K);
+      auto pdy = buffer<T>(gk.packed_b_size(tm, F));
+      T* acc = nchunks == 1 ? dkernel : partial.get() + c * KF;
+      GemmEpilogue<T> ep;
+      for (int64_t p0 = q0; p0 < q1; p0 += tm) {
+        const int64_t rows = p0 + tm < q1 ? tm : q1 - p0;
+        const T* a = x + p0 * K;  // pointwise: x itself is the (pixels x C) col matrix
+        if (!pointwise) {
+          ck.im2col(g, x, p0, p0 + rows, col.get());
+          a = col.get();
+        }
+        gk.pack_b(rows, F, dy + p0 * F, F, 1, pdy.get());
+        // acc (K x F) += col^T (K x rows) . dY (rows x F)
+        gk.gemm(K, F, rows, a, 1, K, pdy.get(), acc, F, ep);
+        ep.accumulate = true;
       }
-      gk.pack_b(rows, F, dy + p0 * F, F, 1, pdy.get());
-      // acc (K x F) += col^T (K x rows) . dY (rows x F)
-      gk.gemm(K, F, rows, a, 1, K, pdy.get(), acc, F, ep);
-      ep.accumulate = true;
-    }
-  });
+    });
+  }
   if (nchunks == 1) return;
   parallel_for(0, KF, 16 * 1024, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) dkernel[i] = partial[i];

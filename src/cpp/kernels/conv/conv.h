@@ -39,6 +39,11 @@ struct ConvKernelsT {
   // y rows [p0, p1) (flattened output pixels) = act(bias + conv(x, kernel)).
   void (*direct_conv)(const ConvGeom& g, const T* x, const T* packed, Act act, int64_t p0,
                       int64_t p1, T* y);
+  // Direct kernel gradient for few input channels: dw (K x F, row-major, the kernel's layout)
+  // = (accumulate ? dw : 0) + sum over output pixels p in [p0, p1), in increasing p, of
+  // tap(x, p)^T . dy[p]. Accumulators for a group of kernel rows stay in registers.
+  void (*direct_dw)(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p1,
+                    bool accumulate, T* dw);
 };
 
 struct ConvKernels {

@@ -206,9 +206,109 @@ void direct_conv(const ConvGeom& g, const T* x, const T* packed, Act act, int64_
   }
 }
 
+// TK kernel rows k0.. x NN filter vectors from f0, accumulated over pixels [p0, p1) in order.
+template <class T, int TK, int NN>
+void dw_block(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p1, int64_t k0,
+              int64_t f0, bool accumulate, T* dw) {
+  using V = vec_t<T>;
+  constexpr int VW = kWidth<T>;
+  const int64_t C = g.C, F = g.F, ohw = g.OH * g.OW;
+  int64_t kh_d[TK], kw_d[TK], off[TK], cc[TK];
+  for (int j = 0; j < TK; ++j) {
+    const int64_t k = k0 + j, tap = k / C;
+    cc[j] = k % C;
+    kh_d[j] = tap / g.KW * g.dh;
+    kw_d[j] = tap % g.KW * g.dw;
+    off[j] = (kh_d[j] * g.W + kw_d[j]) * C + cc[j];
+  }
+  int nvalid[NN];
+  for (int v = 0; v < NN; ++v) {
+    const int64_t left = F - (f0 + v * VW);
+    nvalid[v] = left >= VW ? VW : int(left);
+  }
+  V acc[TK][NN];
+  for (int j = 0; j < TK; ++j)
+    for (int v = 0; v < NN; ++v) acc[j][v] = splat<V>(T(0));
+  const int64_t span_h = (g.KH - 1) * g.dh, span_w = (g.KW - 1) * g.dw;
+  int64_t n = p0 / ohw, oh = (p0 % ohw) / g.OW, ow = p0 % g.OW;
+  for (int64_t p = p0; p < p1; ++p) {
+    V d[NN];
+    for (int v = 0; v < NN; ++v) {
+      const T* src = dy + p * F + f0 + v * VW;
+      d[v] = nvalid[v] == VW ? load<V>(src) : load_partial<V>(src, nvalid[v]);
+    }
+    const int64_t ih0 = oh * g.sh - g.pt, iw0 = ow * g.sw - g.pl;
+    if (ih0 >= 0 && ih0 + span_h < g.H && iw0 >= 0 && iw0 + span_w < g.W) {
+      const T* xb = x + ((n * g.H + ih0) * g.W + iw0) * C;
+      for (int j = 0; j < TK; ++j) {
+        const V xs = splat<V>(xb[off[j]]);
+        for (int v = 0; v < NN; ++v) acc[j][v] = acc[j][v] + xs * d[v];
+      }
+    } else {
+      for (int j = 0; j < TK; ++j) {
+        const int64_t ih = ih0 + kh_d[j], iw = iw0 + kw_d[j];
+        if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+        const V xs = splat<V>(x[((n * g.H + ih) * g.W + iw) * C + cc[j]]);
+        for (int v = 0; v < NN; ++v) acc[j][v] = acc[j][v] + xs * d[v];
+      }
+    }
+    if (++ow == g.OW) {
+      ow = 0;
+      if (++oh == g.OH) oh = 0, ++n;
+    }
+  }
+  for (int j = 0; j < TK; ++j) {
+    for (int v = 0; v < NN; ++v) {
+      T* dst = dw + (k0 + j) * F + f0 + v * VW;
+      if (nvalid[v] <= 0) continue;
+      V r = acc[j][v];
+      if (nvalid[v] == VW) {
+        if (accumulate) r = load<V>(dst) + r;
+        store(dst, r);
+      } else {
+        if (accumulate) r = load_partial<V>(dst, nvalid[v]) + r;
+        store_partial(dst, r, nvalid[v]);
+      }
+    }
+  }
+}
+
+template <class T, int NN>
+void dw_rows(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p1, int64_t k0,
+             int64_t kk, int64_t f0, bool acc, T* dw) {
+  switch (kk) {
+#define CNNEXT_DW_CASE(n) \
+  case n: return dw_block<T, n, NN>(g, x, dy, p0, p1, k0, f0, acc, dw);
+    CNNEXT_DW_CASE(1) CNNEXT_DW_CASE(2) CNNEXT_DW_CASE(3) CNNEXT_DW_CASE(4) CNNEXT_DW_CASE(5)
+    CNNEXT_DW_CASE(6) CNNEXT_DW_CASE(7) CNNEXT_DW_CASE(8) CNNEXT_DW_CASE(9) CNNEXT_DW_CASE(10)
+    CNNEXT_DW_CASE(11) CNNEXT_DW_CASE(12)
+#undef CNNEXT_DW_CASE
+    default: return;
+  }
+}
+
+// Register tile: up to 12 kernel rows x 2 filter vectors (24 accumulators) on avx512, 6 x 2
+// on 16-register ISAs.
+template <class T>
+void direct_dw(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p1,
+               bool accumulate, T* dw) {
+  constexpr int VW = kWidth<T>, NV = 2, TKMAX = CNNEXT_VEC_BYTES == 64 ? 12 : 6;
+  const int64_t K = g.K();
+  for (int64_t f0 = 0; f0 < g.F;) {
+    const bool two = f0 + VW < g.F;  // a second (possibly partial) vector exists
+    for (int64_t k0 = 0; k0 < K; k0 += TKMAX) {
+      const int64_t kk = K - k0 < TKMAX ? K - k0 : TKMAX;
+      if (two) dw_rows<T, NV>(g, x, dy, p0, p1, k0, kk, f0, accumulate, dw);
+      else dw_rows<T, 1>(g, x, dy, p0, p1, k0, kk, f0, accumulate, dw);
+    }
+    f0 += two ? NV * VW : VW;
+  }
+}
+
 template <class T>
 constexpr ConvKernelsT<T> table() {
-  return {&im2col<T>, &col2im_add<T>, &direct_packed_size<T>, &direct_pack<T>, &direct_conv<T>};
+  return {&im2col<T>, &col2im_add<T>, &direct_packed_size<T>, &direct_pack<T>, &direct_conv<T>,
+          &direct_dw<T>};
 }
 
 }  // namespace
