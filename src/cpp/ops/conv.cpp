@@ -13,9 +13,9 @@ namespace {
 constexpr int64_t kTileBytes = 128 * 1024;    // im2col tile: fits L2 beside the packed weights
 constexpr int64_t kMinTaskFlops = 256 * 1024; // below this per thread a parallel region costs more
 constexpr int64_t kChunkPixels = 1024;        // backprop_kernel: min output pixels per fixed chunk
-constexpr int64_t kMaxChunks = 64;            // ... and at most this many partial dW buffers
+constexpr int64_t kMaxChunks = 64;            // ... and at most this many partial buffers
 constexpr int64_t kMaxPartialElems = int64_t(8) << 20;  // ... holding at most this many values
-constexpr int64_t kBiasChunkRows = 4096;      // backprop_bias: rows per fixed chunk
+constexpr int64_t kBiasChunkRows = 4096;      // backprop_bias: min rows per fixed chunk
 // Direct kernels up to this many input channels (measured, f32, avx512 and avx2, 1 thread):
 // forward: direct 1.3-2x faster than im2col + register-tiled GEMM up to C=8, slower from C=16;
 // backprop_kernel: direct 3x faster at C=1, even at C=3, 1.5x slower at C=8.
@@ -52,8 +52,10 @@ bool use_direct_dw(const ConvGeom& g) {
   return g.C <= kDirectDwMaxC;
 }
 
+// Items per thread so that each thread gets at least kMinTaskFlops of work.
 int64_t grain_for(int64_t flops_per_item) {
-  return flops_per_item >= kMinTaskFlops ? 1 : kMinTaskFlops / (flops_per_item > 0 ? flops_per_item : 1);
+  if (flops_per_item >= kMinTaskFlops) return 1;
+  return kMinTaskFlops / (flops_per_item > 0 ? flops_per_item : 1);
 }
 
 }  // namespace
@@ -61,21 +63,27 @@ int64_t grain_for(int64_t flops_per_item) {
 void check_conv_geom(const ConvGeom& g, const char* op) {
   CNNEXT_CHECK(g.N >= 0 && g.F >= 0, op, ": batch and filter counts must be >= 0, got N=", g.N,
                ", F=", g.F);
-  CNNEXT_CHECK(g.H >= 1 && g.W >= 1 && g.C >= 1, op, ": input spatial size and channels must be >= 1, got (H, W, C)=(",
-               g.H, ", ", g.W, ", ", g.C, ")");
-  CNNEXT_CHECK(g.KH >= 1 && g.KW >= 1, op, ": kernel size must be >= 1, got (", g.KH, ", ", g.KW, ")");
+  CNNEXT_CHECK(g.H >= 1 && g.W >= 1 && g.C >= 1, op,
+               ": input height, width and channels must be >= 1, got (", g.H, ", ", g.W, ", ",
+               g.C, ")");
+  CNNEXT_CHECK(g.KH >= 1 && g.KW >= 1, op, ": kernel size must be >= 1, got (", g.KH, ", ", g.KW,
+               ")");
   CNNEXT_CHECK(g.sh >= 1 && g.sw >= 1, op, ": strides must be >= 1, got (", g.sh, ", ", g.sw, ")");
-  CNNEXT_CHECK(g.dh >= 1 && g.dw >= 1, op, ": dilation must be >= 1, got (", g.dh, ", ", g.dw, ")");
-  CNNEXT_CHECK(g.OH >= 1 && g.OW >= 1, op, ": output size must be >= 1, got (", g.OH, ", ", g.OW, ")");
+  CNNEXT_CHECK(g.dh >= 1 && g.dw >= 1, op, ": dilation must be >= 1, got (", g.dh, ", ", g.dw,
+               ")");
+  CNNEXT_CHECK(g.OH >= 1 && g.OW >= 1, op, ": output size must be >= 1, got (", g.OH, ", ", g.OW,
+               ")");
+  // Bounds that keep every index expression of the kernels (oh * sh - pt + kh * dh, ...) in int64.
   const int64_t lim = int64_t(1) << 40;
-  CNNEXT_CHECK(g.pt > -lim && g.pt < lim && g.pl > -lim && g.pl < lim, op, ": padding out of range");
+  CNNEXT_CHECK(g.pt > -lim && g.pt < lim && g.pl > -lim && g.pl < lim, op,
+               ": padding out of range");
   CNNEXT_CHECK(g.sh < lim && g.sw < lim && g.dh < lim && g.dw < lim, op,
                ": strides or dilation out of range");
   checked_numel({g.N, g.H, g.W, g.C}, op);
   checked_numel({g.N, g.OH, g.OW, g.F}, op);
-  checked_numel({g.KH, g.KW, g.C, g.F, 1024, 8}, op);  // K * F, tile buffers with room to spare
-  checked_numel({g.OH, g.sh + (g.KH - 1) * g.dh}, op);
-  checked_numel({g.OW, g.sw + (g.KW - 1) * g.dw}, op);
+  checked_numel({g.KH, g.KW, g.C, g.F, 1024, 8}, op);  // K * F and tile buffers, with headroom
+  checked_numel({g.OH + 16, g.sh + (g.KH - 1) * g.dh}, op);
+  checked_numel({g.OW + 16, g.sw + (g.KW - 1) * g.dw}, op);
 }
 
 template <class T>
@@ -213,10 +221,12 @@ void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkern
 template <class T>
 void conv2d_backprop_bias(const T* dy, int64_t M, int64_t F, T* db) {
   if (F == 0) return;
-  const int64_t nchunks = M == 0 ? 1 : (M + kBiasChunkRows - 1) / kBiasChunkRows;
+  int64_t chunk = (M + kMaxChunks - 1) / kMaxChunks;
+  if (chunk < kBiasChunkRows) chunk = kBiasChunkRows;
+  const int64_t nchunks = M == 0 ? 1 : (M + chunk - 1) / chunk;
   auto partial = buffer<T>(nchunks * F);
   std::memset(partial.get(), 0, sizeof(T) * nchunks * F);
-  parallel_chunks(0, M, kBiasChunkRows, [&](int64_t c, int64_t lo, int64_t hi) {
+  parallel_chunks(0, M, chunk, [&](int64_t c, int64_t lo, int64_t hi) {
     T* acc = partial.get() + c * F;
     for (int64_t m = lo; m < hi; ++m)
       for (int64_t f = 0; f < F; ++f) acc[f] += dy[m * F + f];
