@@ -52,6 +52,20 @@ bool use_direct_dw(const ConvGeom& g) {
   return g.C <= kDirectDwMaxC;
 }
 
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
+int64_t clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+// backprop_input: input-row bands per image, enough to give every thread ~2 items when the
+// batch is small, but bands at least twice the kernel's reach so recomputation stays < ~50 %.
+int64_t input_bands(const ConvGeom& g, int64_t threads) {
+  if (g.N >= 2 * threads) return 1;
+  const int64_t want = (2 * threads + g.N - 1) / g.N;
+  int64_t most = g.H / (2 * ((g.KH - 1) * g.dh + 1));
+  if (most < 1) most = 1;
+  return want < most ? want : most;
+}
+
 // Items per thread so that each thread gets at least kMinTaskFlops of work.
 int64_t grain_for(int64_t flops_per_item) {
   if (flops_per_item >= kMinTaskFlops) return 1;
@@ -147,15 +161,27 @@ void conv2d_backprop_input(const ConvGeom& g, const T* dy, const T* kernel, T* d
     });
     return;
   }
-  // Threads over images: each image's scatter-adds stay inside its own slice of dx.
-  parallel_for(0, g.N, grain_for(2 * ohw * K * F), [&](int64_t n0, int64_t n1) {
+  // Work items are (image, band of input rows): each owns its slice of dx, so the scatter-adds
+  // never race, and recomputes the dCol rows of every output row that touches its band. Every dx
+  // element gets the same terms in the same order (increasing output pixel) however the bands
+  // are cut, so the result does not depend on the thread count.
+  const int64_t bands = input_bands(g, get_num_threads());
+  const int64_t band_h = (g.H + bands - 1) / bands, span = (g.KH - 1) * g.dh;
+  parallel_for(0, g.N * bands, grain_for(2 * ohw * K * F / bands), [&](int64_t i0, int64_t i1) {
     auto dcol = buffer<T>(tm * K);
-    for (int64_t n = n0; n < n1; ++n) {
-      std::memset(dx + n * hwc, 0, sizeof(T) * hwc);
-      for (int64_t p0 = n * ohw; p0 < (n + 1) * ohw; p0 += tm) {
-        const int64_t rows = p0 + tm < (n + 1) * ohw ? tm : (n + 1) * ohw - p0;
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t n = i / bands, ih0 = i % bands * band_h;
+      const int64_t ih1 = ih0 + band_h < g.H ? ih0 + band_h : g.H;
+      if (ih0 >= ih1) continue;
+      std::memset(dx + (n * g.H + ih0) * g.W * g.C, 0, sizeof(T) * (ih1 - ih0) * g.W * g.C);
+      // Output rows whose taps reach [ih0, ih1): oh * sh - pt + [0, span] meets the band.
+      const int64_t oh0 = clamp(ceil_div(ih0 + g.pt - span, g.sh), 0, g.OH);
+      const int64_t oh1 = clamp(floor_div(ih1 - 1 + g.pt, g.sh) + 1, oh0, g.OH);
+      const int64_t pend = n * ohw + oh1 * g.OW;
+      for (int64_t p0 = n * ohw + oh0 * g.OW; p0 < pend; p0 += tm) {
+        const int64_t rows = p0 + tm < pend ? tm : pend - p0;
         gk.gemm(rows, K, F, dy + p0 * F, F, 1, packed.get(), dcol.get(), K, ep);
-        ck.col2im_add(g, dcol.get(), p0, p0 + rows, dx);
+        ck.col2im_add(g, dcol.get(), p0, p0 + rows, ih0, ih1, dx);
       }
     }
   });

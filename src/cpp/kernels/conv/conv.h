@@ -27,8 +27,11 @@ template <class T>
 struct ConvKernelsT {
   // col[(p - p0) * K + (kh * KW + kw) * C + c] = x tap for output pixels p in [p0, p1).
   void (*im2col)(const ConvGeom& g, const T* x, int64_t p0, int64_t p1, T* col);
-  // dx[tap] += col[...]: the adjoint of im2col over the same pixels (dx zeroed by the caller).
-  void (*col2im_add)(const ConvGeom& g, const T* col, int64_t p0, int64_t p1, T* dx);
+  // dx[tap] += col[...]: the adjoint of im2col over the same pixels, restricted to input rows
+  // [ih_lo, ih_hi) (taps on other rows are skipped, so threads owning disjoint row bands never
+  // write the same element). Each dx element receives its terms in increasing p.
+  void (*col2im_add)(const ConvGeom& g, const T* col, int64_t p0, int64_t p1, int64_t ih_lo,
+                     int64_t ih_hi, T* dx);
 
   // Direct forward convolution for few input channels (the im2col GEMM would have a tiny K):
   // weights broadcast-multiplied tap by tap into register tiles of pixels x filters.

@@ -35,10 +35,12 @@ CNNEXT_INLINE void add_n(const T* src, T* dst, int64_t n) {
 }
 
 // Walks output pixels [p0, p1) and calls run(col_offset, x_offset, len) for every contiguous run
-// of in-bounds input values, and pad(col_offset, len) for every run of padding taps. With dw == 1
-// the in-bounds taps of one kernel row are adjacent in memory and form a single run.
+// of input values on rows [ih_lo, ih_hi) (within [0, H)), and pad(col_offset, len) for every run
+// of taps outside those rows or columns. With dw == 1 the in-bounds taps of one kernel row are
+// adjacent in memory and form a single run.
 template <class Run, class Pad>
-CNNEXT_INLINE void for_each_run(const ConvGeom& g, int64_t p0, int64_t p1, Run run, Pad pad) {
+CNNEXT_INLINE void for_each_run(const ConvGeom& g, int64_t p0, int64_t p1, int64_t ih_lo,
+                                int64_t ih_hi, Run run, Pad pad) {
   const int64_t C = g.C, K = g.K(), ohw = g.OH * g.OW, rowlen = g.KW * C;
   int64_t n = p0 / ohw, r = p0 % ohw;
   int64_t oh = r / g.OW, ow = r % g.OW;
@@ -54,7 +56,7 @@ CNNEXT_INLINE void for_each_run(const ConvGeom& g, int64_t p0, int64_t p1, Run r
     for (int64_t kh = 0; kh < g.KH; ++kh) {
       const int64_t ih = oh * g.sh - g.pt + kh * g.dh;
       const int64_t c0 = col0 + kh * rowlen;
-      if (ih < 0 || ih >= g.H || kw_lo == kw_hi) {
+      if (ih < ih_lo || ih >= ih_hi || kw_lo == kw_hi) {
         pad(c0, rowlen);
         continue;
       }
@@ -77,14 +79,18 @@ CNNEXT_INLINE void for_each_run(const ConvGeom& g, int64_t p0, int64_t p1, Run r
 template <class T>
 void im2col(const ConvGeom& g, const T* x, int64_t p0, int64_t p1, T* col) {
   for_each_run(
-      g, p0, p1, [&](int64_t c, int64_t xo, int64_t len) { copy_n(x + xo, col + c, len); },
+      g, p0, p1, 0, g.H, [&](int64_t c, int64_t xo, int64_t len) { copy_n(x + xo, col + c, len); },
       [&](int64_t c, int64_t len) { zero_n(col + c, len); });
 }
 
 template <class T>
-void col2im_add(const ConvGeom& g, const T* col, int64_t p0, int64_t p1, T* dx) {
+void col2im_add(const ConvGeom& g, const T* col, int64_t p0, int64_t p1, int64_t ih_lo,
+                int64_t ih_hi, T* dx) {
+  if (ih_lo < 0) ih_lo = 0;
+  if (ih_hi > g.H) ih_hi = g.H;
   for_each_run(
-      g, p0, p1, [&](int64_t c, int64_t xo, int64_t len) { add_n(col + c, dx + xo, len); },
+      g, p0, p1, ih_lo, ih_hi,
+      [&](int64_t c, int64_t xo, int64_t len) { add_n(col + c, dx + xo, len); },
       [](int64_t, int64_t) {});
 }
 
