@@ -334,3 +334,11 @@ def test_set_weights_errors():
     with pytest.raises(ValueError, match=r"weight shape \(3, 2\) is not compatible with provided "
                        r"weight shape \(2, 2\)"):
         layer.set_weights([np.zeros((2, 2)), np.zeros(2)])
+
+
+def test_dense_on_3d_input_and_keepdims_global_pool_backward():
+    layer = L.Dense(3, activation="tanh", dtype="float64")
+    _check_grads(layer, _f64(layer, (2, 3, 4)))
+    layer = L.GlobalAveragePooling2D(keepdims=True)
+    layer.dtype = "float64"
+    _check_grads(layer, _f64(layer, (2, 3, 3, 2)))
