@@ -12,7 +12,6 @@ from .. import _random, callbacks as _callbacks, losses as _losses, metrics as _
 from .. import optimizers as _optimizers
 from . import data_utils as du
 
-_NOT_SUPPORTED_COMPILE = ("loss_weights", "weighted_metrics")
 
 
 def _float_array(x, name, dtype):
@@ -24,6 +23,21 @@ def _float_array(x, name, dtype):
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must hold real numbers. Received dtype {arr.dtype}")
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _single_loss_weight(loss_weights):
+    """The model has one output: loss_weights may be None, a number, [number] or {name: n}."""
+    if loss_weights is None:
+        return 1.0
+    value = loss_weights
+    if isinstance(value, dict) and len(value) == 1:
+        value = next(iter(value.values()))
+    elif isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ValueError("`loss_weights` must be a number (or a list/dict with one number) for "
+                         f"a single-output model. Received: loss_weights={loss_weights!r}")
+    return float(value)
 
 
 def _sorted_logs(logs):
@@ -41,6 +55,7 @@ class Trainer:
         self.history = None
         self._compile_config = None
         self._loss_obj = None
+        self._loss_weight = 1.0
         self._metric_ids = []
         self._compiled_metrics = None
         self._loss_tracker = _metrics.Mean(name="loss")
@@ -51,9 +66,9 @@ class Trainer:
                 weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
                 jit_compile="auto", auto_scale_loss=True):
         """Set the optimizer, the loss and the metrics (names as in Keras)."""
-        if loss_weights is not None or weighted_metrics is not None:
-            raise ValueError("cnnext models have one output: `loss_weights` and "
-                             "`weighted_metrics` are not supported.")
+        if weighted_metrics is not None:
+            raise ValueError("cnnext does not support `weighted_metrics` yet.")
+        self._loss_weight = _single_loss_weight(loss_weights)
         self.optimizer = _optimizers.get(optimizer)
         self.loss = loss
         self._loss_obj = None if loss is None else _losses.get(loss)
@@ -71,7 +86,7 @@ class Trainer:
             "optimizer": _optimizers.serialize(self.optimizer),
             "loss": loss if isinstance(loss, str) or loss is None else
             _losses.serialize(self._loss_obj),
-            "loss_weights": None,
+            "loss_weights": loss_weights,
             "metrics": [m if isinstance(m, str) else m.name for m in self._metric_ids] or None,
             "weighted_metrics": None, "run_eagerly": run_eagerly,
             "steps_per_execution": steps_per_execution, "jit_compile": jit_compile}
@@ -160,6 +175,8 @@ class Trainer:
             out = layer.forward(out, True)
         self._resolve_metrics(y, out.shape)
         loss, dy = self._loss_obj.value_and_grad(y, out, sw)
+        if self._loss_weight != 1.0:
+            loss, dy = loss * self._loss_weight, dy * dy.dtype.type(self._loss_weight)
         first = plan["first"]
         for i, layer in plan["rev"]:
             if i < first:
@@ -176,8 +193,8 @@ class Trainer:
     def _test_step(self, x, y, sw):
         out = self._forward(x, False)
         self._resolve_metrics(y, out.shape)
-        loss = self._loss_obj(y, out, sw)
-        self._loss_tracker.update_state(float(loss), sample_weight=x.shape[0])
+        loss = float(self._loss_obj(y, out, sw)) * self._loss_weight
+        self._loss_tracker.update_state(loss, sample_weight=x.shape[0])
         for m in self._compiled_metrics:
             m.update_state(y, out, sw)
 
