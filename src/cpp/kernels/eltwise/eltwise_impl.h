@@ -3,6 +3,7 @@
 
 #include "kernels/eltwise/eltwise.h"
 #include "kernels/eltwise/row_blocks.h"
+#include "kernels/loss/vlog.h"
 #include "simd/vec.h"
 #include "simd/vmath.h"
 
@@ -144,7 +145,7 @@ void log_softmax_small_rows(const T* x, T* y, int64_t rows, int64_t c) {
     spread(red, mx, nr, c);
     map_binary(xb, mx, ls, nr * c, [](auto v, auto m) { return vexp(v - m); });
     rows_sum(ls, ls, red, nr, c, [](T e, T) { return e; });
-    for (int64_t r = 0; r < nr; ++r) red[r] = std::log(red[r]);
+    map_unary(red, red, nr, [](auto v) { return vlog(v); });
     spread(red, ls, nr, c);
     map_binary(xb, mx, mx, nr * c, [](auto v, auto m) { return v - m; });
     map_binary(mx, ls, yb, nr * c, [](auto d, auto l) { return d - l; });

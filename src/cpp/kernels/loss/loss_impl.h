@@ -231,7 +231,7 @@ void cce_logits_block(const T* y, const T* x, T* loss, T* g, int64_t nr, int64_t
   map_binary(x, w, d, n, [](auto v, auto m) { return v - m; });  // d = x - max
   map_unary(d, e, n, [](auto v) { return vexp(v); });            // e = exp(x - max)
   rows_sum(e, e, s, nr, k, first<T>);                             // s = sum(e)
-  for (int64_t r = 0; r < nr; ++r) red[r] = std::log(s[r]);
+  map_unary(s, red, nr, [](auto v) { return vlog(v); });
   spread(red, w, nr, k);
   flat3(y, d, w, w, n, [](auto t, auto dd, auto l) { return t * (dd - l); });  // y log_softmax
   rows_sum(w, w, red, nr, k, first<T>);
