@@ -24,6 +24,12 @@ def _activation_code(activation):
                      f"Received: activation={activation!r}")
 
 
+def _floats(**named):
+    """as_floats, keeping 0-d inputs 0-d (np.ascontiguousarray makes them 1-D) for the checks."""
+    arrs = as_floats(**named)
+    return [a if a is None or np.ndim(v) else a.reshape(()) for a, v in zip(arrs, named.values())]
+
+
 def _check_size(shape, what):
     n = 1
     for d in shape:
@@ -113,7 +119,7 @@ def dense(x, kernel, bias=None, activation=None):
         ndarray of shape (..., out).
     """
     code = _activation_code(activation)
-    x, kernel, bias = as_floats(x=x, kernel=kernel, bias=bias)
+    x, kernel, bias = _floats(x=x, kernel=kernel, bias=bias)
     _check_rank(x, "x")
     _check_kernel(kernel, x.shape[-1])
     out = kernel.shape[1]
@@ -134,7 +140,7 @@ def dense_backprop_input(dy, kernel):
     Returns:
         ndarray of shape (..., in).
     """
-    dy, kernel = as_floats(dy=dy, kernel=kernel)
+    dy, kernel = _floats(dy=dy, kernel=kernel)
     _check_rank(dy, "dy")
     if kernel.ndim != 2:
         raise ValueError(f"`kernel` must be a 2-D array of shape (in, out). "
@@ -157,7 +163,7 @@ def dense_backprop_kernel(x, dy):
     Returns:
         ndarray of shape (in, out).
     """
-    x, dy = as_floats(x=x, dy=dy)
+    x, dy = _floats(x=x, dy=dy)
     _check_rank(x, "x")
     _check_rank(dy, "dy")
     if x.shape[:-1] != dy.shape[:-1]:
@@ -176,6 +182,6 @@ def dense_backprop_bias(dy):
     Returns:
         ndarray of shape (out,).
     """
-    (dy,) = as_floats(dy=dy)
+    (dy,) = _floats(dy=dy)
     _check_rank(dy, "dy")
     return _core.dense_backprop_bias(_rows(dy))

@@ -192,7 +192,7 @@ void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_
   alignas(64) T bias_tail[NR];  // the last panel's bias, zero-padded to NR
   for (int64_t p0 = 0; p0 < panels; p0 += block) {
     const int64_t p1 = p0 + block < panels ? p0 + block : panels;
-    for (int64_t k0 = 0; k0 == 0 || k0 < K; k0 += KC) {
+    for (int64_t k0 = 0; k0 == 0 || k0 < K; k0 += KC > 0 ? KC : 1) {  // once when K == 0
       const int64_t kc = K - k0 < KC ? K - k0 : KC;
       const bool last = k0 + kc >= K;
       for (int64_t m0 = 0; m0 < M; m0 += kMR) {
