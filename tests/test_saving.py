@@ -92,6 +92,21 @@ def test_round_trip_unfitted(tmp_path, compiled):
     np.testing.assert_array_equal(m.predict(X, verbose=0), m2.predict(X, verbose=0))
 
 
+def test_uncompiled_model_is_loaded_uncompiled(tmp_path):
+    m = make_model(compiled=False)
+    saving.save_model(m, tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as zf:
+        assert json.loads(zf.read("config.json"))["compile_config"] == {}  # as Keras writes it
+    assert getattr(saving.load_model(tmp_path / "m.keras"), "optimizer", None) is None
+
+
+def test_load_weights_needs_a_built_model(tmp_path, saved):
+    _, path = saved
+    unbuilt = models.Sequential([layers.Dense(2)])
+    with pytest.raises(ValueError, match="must be built before loading weights"):
+        saving.load_weights(unbuilt, path)
+
+
 def test_weights_round_trip(tmp_path):
     m, fresh = make_model(), make_model()
     saving.save_weights(m, tmp_path / "w.weights.h5")
@@ -196,6 +211,14 @@ def test_atomic_write_keeps_old_file_on_failure(saved, monkeypatch):
         saving.save_model(m, path)
     assert path.read_bytes() == before
     assert os.listdir(path.parent) == [path.name]  # the temp file was removed
+
+
+def test_saved_file_permissions_follow_umask(saved):
+    _, path = saved
+    umask = os.umask(0)
+    os.umask(umask)
+    if os.name == "posix":
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_failed_serialization_writes_nothing(tmp_path, monkeypatch):
@@ -390,6 +413,12 @@ def _replace(path, data):
     return fn
 
 
+def _shape_bomb(f):
+    del f["layers/dense/vars/0"]  # 4 TiB declared, a few bytes stored: must never be read
+    f.create_dataset("layers/dense/vars/0", shape=(1 << 40,), dtype="f4", chunks=(1 << 16,),
+                     compression="gzip")
+
+
 def _external(f):
     del f["layers/dense/vars/1"]
     f.create_dataset("layers/dense/vars/1", shape=(4,), dtype="f4",
@@ -411,6 +440,7 @@ def _external(f):
     (lambda f: f.create_group("layers/dense_7/vars"), r"layers \['dense_7'\] that the model lacks"),
     (lambda f: f.__delitem__("layers"), "no `layers` group"),
     (_external, "outside the file"),
+    (_shape_bomb, r"shape \(1099511627776,\) in the file"),
     (lambda f: (f.__delitem__("layers/dense/vars/1"),
                 f.__setitem__("layers/dense/vars/1", h5py.SoftLink("/layers/dense/vars/0"))),
      "SoftLink"),

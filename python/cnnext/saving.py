@@ -19,10 +19,9 @@ every serialized object must name a known layer / initializer / optimizer / loss
 import datetime
 import io
 import json
-import math
 import os
 import re
-import tempfile
+import secrets
 import warnings
 import zipfile
 
@@ -174,7 +173,7 @@ def _check_path(filepath, suffixes, fn, must_exist=False):
         names = " or ".join(f"`{s}`" for s in suffixes)
         extra = (" (legacy HDF5 `.h5` models are not supported by cnnext)"
                  if str(path).endswith((".h5", ".hdf5")) and ".keras" in suffixes else "")
-        raise ValueError(f"The filename must end in {names} for `{fn}`{extra}. "
+        raise ValueError(f"The filename must end in {names}{extra}. "
                          f"Received: filepath={path}")
     if must_exist and not os.path.isfile(path):
         raise ValueError(f"File not found: filepath={path}. Please ensure the file exists and "
@@ -183,11 +182,14 @@ def _check_path(filepath, suffixes, fn, must_exist=False):
 
 
 def _atomic_write(path, data, overwrite):
-    """Write `data` to a temporary file in the target folder, fsync, then os.replace()."""
+    """Write `data` to a temporary file in the target folder, fsync, then os.replace(), so the
+    target is either the old file or the complete new one, never a partial write."""
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"File exists and overwrite=False: filepath={path}")
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".cnnext-", suffix=".tmp", dir=folder)
+    folder, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+    # os.open with 0o666 honours the umask like open(path, "wb") (mkstemp would force 0o600).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -296,19 +298,13 @@ def _parse_json(data, what):
 
 def _serialize_model(model):
     """The `config.json` object Keras writes for a Sequential model."""
-    obj = {"module": "keras", "class_name": type(model).__name__,
-           "config": model.get_config(), "registered_name": None}
-    build_config = getattr(model, "get_build_config", lambda: None)()
-    if build_config is None and model.get_config().get("build_input_shape") is not None:
-        build_config = {"input_shape": model.get_config()["build_input_shape"]}
-    if build_config is not None:
-        obj["build_config"] = build_config
-    compile_config = None
-    if getattr(model, "compiled", False) or getattr(model, "optimizer", None) is not None:
-        get_cc = getattr(model, "get_compile_config", None)
-        compile_config = get_cc() if get_cc is not None else None
-    if compile_config is not None:
-        obj["compile_config"] = compile_config
+    config = model.get_config()
+    obj = {"module": "keras", "class_name": type(model).__name__, "config": config,
+           "registered_name": None}
+    if config.get("build_input_shape") is not None:
+        obj["build_config"] = {"input_shape": config["build_input_shape"]}
+    # Keras writes {} for a model that was never compiled.
+    obj["compile_config"] = model.get_compile_config() or {}
     return _to_json_safe(obj)
 
 
@@ -418,7 +414,10 @@ def _deserialize_model(config, custom_objects, compile):
     if not getattr(model, "built", True) and isinstance(build_config, dict):
         model.build(_shape_tuple(build_config.get("input_shape")))
     compile_config = config.get("compile_config")
-    if compile and isinstance(compile_config, dict):
+    if compile and compile_config:  # {} or null: never compiled
+        if not isinstance(compile_config, dict):
+            raise ValueError("Invalid `.keras` file: compile_config must be an object. "
+                             f"Received: {type(compile_config).__name__}")
         model.compile_from_config(compile_config)
     return model
 
@@ -533,11 +532,11 @@ def _h5_child(group, name, kind, where):
     return obj
 
 
-def _read_vars(parent, key, where):
-    """Arrays under parent/key/vars/0..n-1, validated as plain numeric datasets."""
+def _var_datasets(parent, key, where):
+    """Datasets parent/key/vars/0..n-1 (None if parent/key is absent), not yet read."""
     import h5py
 
-    g = _h5_child(parent, key, h5py.Group, where) if key else parent
+    g = _h5_child(parent, key, h5py.Group, where)
     if g is None:
         return None
     vars_group = _h5_child(g, "vars", h5py.Group, f"{where}/{key}")
@@ -547,49 +546,48 @@ def _read_vars(parent, key, where):
     if sorted(names) != sorted(str(i) for i in range(len(names))):
         raise ValueError(f"Invalid weights file: {where}/{key}/vars must hold datasets named "
                          f"0..{len(names) - 1}. Received: {sorted(names)}")
-    return [_read_dataset(vars_group, str(i), f"{where}/{key}/vars") for i in range(len(names))]
+    return [_h5_child(vars_group, str(i), h5py.Dataset, f"{where}/{key}/vars")
+            for i in range(len(names))]
 
 
-def _read_dataset(group, name, where):
-    import h5py
-
-    ds = _h5_child(group, name, h5py.Dataset, where)
-    if ds.dtype.kind not in "biuf" or ds.dtype.fields is not None or ds.dtype.subdtype:
-        raise ValueError(f"Invalid weights file: {where}/{name} has dtype {ds.dtype}; only "
-                         "numeric arrays are accepted.")
-    if ds.external or ds.is_virtual:
-        raise ValueError(f"Invalid weights file: {where}/{name} refers to data outside the file "
-                         "(external or virtual dataset).")
-    nbytes = math.prod(ds.shape or ()) * ds.dtype.itemsize
-    if nbytes > MAX_WEIGHTS_BYTES:
-        raise ValueError(f"Invalid weights file: {where}/{name} declares {nbytes} bytes.")
-    try:
-        return np.asarray(ds[()])
-    except (OSError, ValueError, RuntimeError) as e:
-        raise ValueError(f"Invalid weights file: cannot read {where}/{name} (truncated or "
-                         f"corrupt). {type(e).__name__}: {e}") from None
-
-
-def _check_arrays(arrays, expected, what):
-    """Cast `arrays` to the dtypes of `expected` after checking count, shape and dtype kind."""
-    if len(arrays) != len(expected):
+def _read_checked(datasets, expected, what):
+    """Check count, shape and dtype of `datasets` against the arrays `expected` *before* reading
+    anything (a hostile file cannot make us allocate more than the model's own size), then read
+    them as plain numeric arrays cast to the expected dtypes."""
+    if len(datasets) != len(expected):
         raise ValueError(f"{what} expected {len(expected)} variables, but the file has "
-                         f"{len(arrays)}.")
-    out = []
-    for i, (a, e) in enumerate(zip(arrays, expected)):
-        if a.shape != e.shape:
-            raise ValueError(f"{what}: variable {i} has shape {a.shape} in the file, but the "
+                         f"{len(datasets)}.")
+    for i, (ds, e) in enumerate(zip(datasets, expected)):
+        kind = ds.dtype.kind
+        if kind not in "biuf" or ds.dtype.fields is not None or ds.dtype.subdtype is not None:
+            raise ValueError(f"Invalid weights file: {ds.name} has dtype {ds.dtype}; only "
+                             "numeric arrays are accepted.")
+        if ds.external or ds.is_virtual:
+            raise ValueError(f"Invalid weights file: {ds.name} refers to data outside the file "
+                             "(external or virtual dataset).")
+        if ds.shape != e.shape:
+            raise ValueError(f"{what}: variable {i} has shape {ds.shape} in the file, but the "
                              f"model expects {e.shape}.")
-        if a.dtype.kind != e.dtype.kind and not (a.dtype.kind in "iu" and e.dtype.kind in "iu"):
-            raise ValueError(f"{what}: variable {i} has dtype {a.dtype} in the file, but the "
+        if kind != e.dtype.kind and not (kind in "iu" and e.dtype.kind in "iu"):
+            raise ValueError(f"{what}: variable {i} has dtype {ds.dtype} in the file, but the "
                              f"model expects {e.dtype}.")
-        out.append(a.astype(e.dtype, copy=False))
+    out = []
+    for ds, e in zip(datasets, expected):
+        try:
+            out.append(np.asarray(ds[()]).astype(e.dtype, copy=False))
+        except (OSError, ValueError, RuntimeError) as err:
+            raise ValueError(f"Invalid weights file: cannot read {ds.name} (truncated or "
+                             f"corrupt). {type(err).__name__}: {err}") from None
     return out
 
 
 def _load_h5_into_model(f, model, load_optimizer, skip_mismatch):
+    """Validate every weight in the file against `model`, then assign them all."""
     import h5py
 
+    if not getattr(model, "built", True):
+        raise ValueError("The model must be built before loading weights into it: call "
+                         "`model.build(input_shape)` or pass data through it first.")
     layers_group = _h5_child(f, "layers", h5py.Group, "")
     if layers_group is None:
         raise ValueError("Invalid weights file: no `layers` group (not a Keras 3 weights file).")
@@ -603,14 +601,14 @@ def _load_h5_into_model(f, model, load_optimizer, skip_mismatch):
         warnings.warn(msg, stacklevel=3)
     updates = []
     for key, layer in keyed:
-        arrays = _read_vars(layers_group, key, "layers")
-        expected = [np.asarray(w) for w in layer.get_weights()]
+        datasets = _var_datasets(layers_group, key, "layers")
         try:
-            if arrays is None:
+            if datasets is None:
                 raise ValueError(f"Layer {layer.name!r} ({key}) is missing from the weights file.")
-            updates.append((layer, _check_arrays(arrays, expected, f"Layer {layer.name!r}")))
+            expected = [np.asarray(w) for w in layer.get_weights()]
+            updates.append((layer, _read_checked(datasets, expected, f"Layer {layer.name!r}")))
         except ValueError as e:
-            if not skip_mismatch:
+            if not skip_mismatch or str(e).startswith("Invalid weights file"):
                 raise
             warnings.warn(f"Skipping loading weights for layer {layer.name!r}: {e}", stacklevel=3)
     opt_values = _read_optimizer(f, model) if load_optimizer else None
@@ -621,10 +619,10 @@ def _load_h5_into_model(f, model, load_optimizer, skip_mismatch):
 
 
 def _read_optimizer(f, model):
-    """Validated optimizer values, or None (with a warning, as Keras) if they do not match."""
+    """Validated optimizer values, or None (with a warning, as Keras) if the count differs."""
     opt = _optimizer(model)
-    saved = _read_vars(f, "optimizer", "") if "optimizer" in f else None
-    if opt is None or saved is None:
+    saved = _var_datasets(f, "optimizer", "") if opt is not None else None
+    if saved is None:
         return None
     if not getattr(opt, "built", True) and hasattr(opt, "build") and len(saved) > 2:
         opt.build(model.trainable_weights)
@@ -635,7 +633,7 @@ def _read_optimizer(f, model):
                       f"{len(current)} variables whereas the saved optimizer has {len(saved)} "
                       "variables.", stacklevel=4)
         return None
-    return _check_arrays(saved, current, "Optimizer")
+    return _read_checked(saved, current, "Optimizer")
 
 
 def _set_optimizer_values(opt, values):
