@@ -374,6 +374,8 @@ def _set_init(config):
     (_set_layer(1, class_name="__lambda__"), "deserializing Python code"),
     (_set_layer(1, class_name="system", module="os"), r"unknown class 'system' \(module 'os'\)"),
     (_set_layer(1, class_name="MyLayer"), "unknown class 'MyLayer'"),
+    (_set_layer(1, module="builtins"), r"unknown class 'Conv2D' \(module 'builtins'\)"),
+    (_set_layer(1, module="keras.src.layersX.conv"), "unknown class 'Conv2D'"),
     (_set_layer(1, class_name="Adam", module="keras.optimizers"), r"layers\[1\] is not a serial"),
     (_set_layer(1, class_name=["Dense"]), "`class_name` must be a string"),
     (_set_init, "unknown class 'Evil'"),
@@ -396,6 +398,8 @@ def test_config_allowlist(tmp_path, saved, edit, match):
     (b'{"a": 1, "a": 2}', "duplicate key"),
     (b'{"a": NaN}', "non-standard JSON constant"),
     (b"[" * 100000 + b"]" * 100000, "not valid JSON"),
+    (b'{"class_name": "Sequential", "config": ' + b"[" * 980 + b"]" * 980 + b"}",
+     "(nested too deeply|not valid JSON)"),
     (b"\xff\xfe", "not valid JSON"),
 ])
 def test_bad_json(tmp_path, saved, text, match):

@@ -90,7 +90,7 @@ def save_model(model, filepath, overwrite=True):
         filepath: `str` or `os.PathLike` ending in `.keras`.
         overwrite: if False and the file exists, raise `FileExistsError`.
     """
-    path = _check_path(filepath, (".keras",), "save_model")
+    path = _check_path(filepath, (".keras",))
     config = json.dumps(_serialize_model(model))
     metadata = json.dumps({"keras_version": KERAS_VERSION,
                            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
@@ -117,7 +117,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     Returns:
         The model, built, with its weights (and compiled, with optimizer state, if saved so).
     """
-    path = _check_path(filepath, (".keras",), "load_model", must_exist=True)
+    path = _check_path(filepath, (".keras",), must_exist=True)
     members = _read_keras_zip(path)
     if _CONFIG not in members or _WEIGHTS not in members:
         missing = [n for n in (_CONFIG, _WEIGHTS) if n not in members]
@@ -130,7 +130,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                              f"Received: {type(metadata).__name__}")
     config = _parse_json(members[_CONFIG], _CONFIG)
     custom_objects = dict(custom_objects or {})
-    _check_config_tree(config, custom_objects)
+    try:
+        _check_config_tree(config, custom_objects)
+    except RecursionError:
+        raise ValueError("Invalid `.keras` file: config.json is nested too deeply.") from None
     model = _deserialize_model(config, custom_objects, compile)
     with _open_h5(members[_WEIGHTS], _WEIGHTS) as f:
         _load_h5_into_model(f, model, load_optimizer=compile, skip_mismatch=False)
@@ -139,7 +142,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 
 def save_weights(model, filepath, overwrite=True):
     """Save the weights of `model` (and its optimizer state) to a `.weights.h5` file."""
-    path = _check_path(filepath, (".weights.h5",), "save_weights")
+    path = _check_path(filepath, (".weights.h5",))
     _atomic_write(path, _weights_to_h5_bytes(model), overwrite)
 
 
@@ -150,7 +153,7 @@ def load_weights(model, filepath, skip_mismatch=False):
     same weight shapes). Nothing is changed unless every weight matches, except that with
     `skip_mismatch=True` layers whose weights do not match are skipped with a warning.
     """
-    path = _check_path(filepath, (".weights.h5", ".keras"), "load_weights", must_exist=True)
+    path = _check_path(filepath, (".weights.h5", ".keras"), must_exist=True)
     if str(path).endswith(".keras"):
         data = _read_keras_zip(path).get(_WEIGHTS)
         if data is None:
@@ -164,7 +167,7 @@ def load_weights(model, filepath, skip_mismatch=False):
 # ---------------------------------------------------------------------------------------------
 # Paths and raw bytes
 
-def _check_path(filepath, suffixes, fn, must_exist=False):
+def _check_path(filepath, suffixes, must_exist=False):
     if not isinstance(filepath, (str, os.PathLike)):
         raise TypeError(f"`filepath` must be a str or os.PathLike. Received: "
                         f"filepath={filepath!r} of type {type(filepath).__name__}")
@@ -370,7 +373,8 @@ def _keras_module(module):
     if module.startswith("keras.src."):
         for public in sorted(_ALLOWED, key=len, reverse=True):
             tail = public[len("keras"):]
-            if tail and module.startswith("keras.src" + tail):
+            if tail and (module == "keras.src" + tail
+                         or module.startswith("keras.src" + tail + ".")):
                 return public
         return module
     return module
