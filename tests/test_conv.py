@@ -126,6 +126,11 @@ CASES = [
     ((2, 2, 3, 3), (5, 5, 3, 2), 1, "same", 1),      # kernel larger than the input
     ((1, 1, 1, 3), (4, 3, 3, 2), (2, 1), "same", 3),
     ((4, 28, 28, 1), (3, 3, 1, 32), 1, "valid", 1),  # the seed model's first layer
+    ((2, 5, 30, 3), (3, 3, 3, 6), (1, 2), "same", (1, 2)),  # wide rows: interior register tiles
+    ((1, 4, 41, 2), (2, 3, 2, 37), (1, 3), "valid", 2),
+    ((1, 3, 29, 1), (3, 4, 1, 33), 1, "same", 1),
+    ((1, 40, 9, 3), (3, 2, 3, 4), (2, 1), "same", (2, 1)),  # backprop_input in row bands
+    ((2, 31, 5, 10), (4, 3, 10, 3), (3, 2), "same", (1, 2)),
     ((2, 13, 13, 32), (3, 3, 32, 17), 1, "valid", 1),
 ]
 
@@ -211,6 +216,7 @@ def test_gradients_finite_differences(isa, case):
 # ---- Determinism across thread counts ---------------------------------------------------------
 
 @pytest.mark.parametrize("case", [((9, 26, 26, 5), (3, 3, 5, 8), 1, "valid", 1),
+                                  ((1, 70, 60, 9), (3, 3, 9, 8), 1, "same", 1),
                                   ((6, 14, 14, 4), (1, 1, 4, 8), 1, "valid", 1)], ids=str)
 def test_bitwise_identical_across_thread_counts(dtype, case):
     x_shape, k_shape, s, padding, d = case
@@ -230,6 +236,7 @@ def test_bitwise_identical_across_thread_counts(dtype, case):
         cnnext.set_num_threads(prev)
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+    assert_close(results[0][1], np_conv2d_backprop_input(dy, w, x_shape, **kw), dtype, 9 * 8)
     assert_close(results[0][2], np_conv2d_backprop_kernel(x, dy, k_shape, **kw), dtype, 9 * 24 * 24)
 
 

@@ -106,6 +106,17 @@ def test_keras_same_padding_average_divisor():
     np.testing.assert_allclose(y[0, :, :, 0], [[(0 + 1 + 3 + 4) / 4, (2 + 5) / 2],
                                                [(6 + 7) / 2, 8]])
     np.testing.assert_array_equal(ops.max_pool2d(-x, 2, 2, "same")[0, :, :, 0], [[0, -2], [-6, -8]])
+    # W=6, pool 3, stride 2, "same": 3 outputs, padding 1 cell, all of it on the right.
+    r = np.arange(6.0).reshape(1, 1, 6, 1)
+    np.testing.assert_array_equal(ops.max_pool2d(r, (1, 3), (1, 2), "same").ravel(), [2, 4, 5])
+    np.testing.assert_allclose(ops.avg_pool2d(r, (1, 3), (1, 2), "same").ravel(), [1, 3, 4.5])
+    np.testing.assert_array_equal(ops.max_pool2d_with_argmax(-r, (1, 3), (1, 2), "same")[1].ravel(),
+                                  [0, 0, 0])
+    # W=5, pool 3, stride 2, "same": padding 2 cells, one on each side.
+    r = np.arange(5.0).reshape(1, 1, 5, 1)
+    np.testing.assert_array_equal(ops.max_pool2d(-r, (1, 3), (1, 2), "same").ravel(), [0, -1, -3])
+    np.testing.assert_array_equal(ops.max_pool2d_with_argmax(-r, (1, 3), (1, 2), "same")[1].ravel(),
+                                  [1, 0, 0])
 
 
 def test_nan_and_inf(isa, dtype):

@@ -47,7 +47,8 @@ def seed_model():
     return model
 
 
-def test_seed_summary_exact_at_88_columns():
+def test_seed_summary_exact_at_88_columns(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
     out = []
     seed_model().summary(line_length=88, print_fn=out.append)
     assert out == [SEED_SUMMARY_88]
@@ -63,7 +64,8 @@ def test_summary_default_width_76_when_not_a_terminal(capsys, monkeypatch):
     assert lines[4] == "│ conv2d (Conv2D)                 │ (None, 26, 26, 32)     │           320 │"
 
 
-def test_summary_optimizer_params_after_fit_and_unbuilt_rows():
+def test_summary_optimizer_params_after_fit_and_unbuilt_rows(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
     model = seed_model()
     model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
     model.fit(np.zeros((2, 28, 28, 1), np.float32), np.zeros(2), verbose=0)
@@ -73,10 +75,26 @@ def test_summary_optimizer_params_after_fit_and_unbuilt_rows():
     assert tail == [" Total params: 671,621 (2.56 MB)", " Trainable params: 223,873 (874.50 KB)",
                     " Non-trainable params: 0 (0.00 B)",
                     " Optimizer params: 447,748 (1.71 MB)"]
+    monkeypatch.setenv("COLUMNS", "120")
     unbuilt = Sequential([L.Dense(3)])
     out = []
     unbuilt.summary(line_length=88, print_fn=out.append)
     assert "│ ?                           │     0 (unbuilt) │" in out[0]
+
+
+def test_summary_wraps_narrow_cells_and_crops_to_the_terminal(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
+    cnnext.utils.clear_session()
+    model = Sequential([L.Input((28, 28, 1)), L.Conv2D(32, 3), L.Flatten(), L.Dense(1)])
+    out = []
+    model.summary(line_length=50, print_fn=out.append)
+    lines = out[0].splitlines()
+    assert lines[4] == "│ conv2d (Conv2D)     │ (None, 26, 26, │     320 │"
+    assert lines[5] == "│                     │ 32)            │         │"
+    monkeypatch.setenv("COLUMNS", "80")
+    out = []
+    model.summary(line_length=88, print_fn=out.append)  # rich crops at the console width
+    assert max(len(line) for line in out[0].splitlines()) == 80
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -40,11 +40,25 @@ def _column_widths(line_length, positions):
     return widths
 
 
-def _cell(text, width, right):
-    inner = width - 2
-    if len(text) > inner:
-        text = text[:inner - 1] + "…"
-    return " " + (text.rjust(inner) if right else text.ljust(inner)) + " "
+def _wrap(text, width):
+    """Rich's word wrap: break at spaces, fold words longer than the cell."""
+    lines, line = [], ""
+    for word in text.split(" "):
+        while len(word) > width:
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(word[:width])
+            word = word[width:]
+        if not line:
+            line = word
+        elif len(line) + 1 + len(word) <= width:
+            line += " " + word
+        else:
+            lines.append(line)
+            line = word
+    lines.append(line)
+    return lines
 
 
 def _rule(left, fill, mid, right, widths):
@@ -52,7 +66,17 @@ def _rule(left, fill, mid, right, widths):
 
 
 def _row(cells, widths, aligns, bar):
-    return bar + bar.join(_cell(c, w, a) for c, w, a in zip(cells, widths, aligns)) + bar
+    """One table row (several physical lines when a cell wraps)."""
+    wrapped = [_wrap(c, w - 2) for c, w in zip(cells, widths)]
+    height = max(len(w) for w in wrapped)
+    out = []
+    for i in range(height):
+        parts = []
+        for lines, w, right in zip(wrapped, widths, aligns):
+            text = lines[i] if i < len(lines) else ""
+            parts.append(" " + (text.rjust(w - 2) if right else text.ljust(w - 2)) + " ")
+        out.append(bar + bar.join(parts) + bar)
+    return "\n".join(out)
 
 
 def _layer_rows(model, show_trainable):
@@ -73,8 +97,9 @@ def _layer_rows(model, show_trainable):
 
 def render(model, line_length=None, positions=None, show_trainable=False, layer_range=None):
     """The summary text (no ANSI codes), ending with a newline."""
+    columns = shutil.get_terminal_size().columns
     if line_length is None:
-        line_length = min(88, shutil.get_terminal_size().columns - 4)
+        line_length = min(88, columns - 4)
     header = ["Layer (type)", "Output Shape", "Param #"]
     aligns = [False, False, True]
     positions = list(positions or [0.45, 0.80, 1.0])
@@ -112,7 +137,8 @@ def render(model, line_length=None, positions=None, show_trainable=False, layer_
     lines.append(f" Non-trainable params: {n_count:,} ({readable_memory_size(n_bytes)})")
     if o_vars:
         lines.append(f" Optimizer params: {o_count:,} ({readable_memory_size(o_bytes)})")
-    return "\n".join(lines) + "\n"
+    # Keras prints through a rich console as wide as the terminal, which crops longer lines.
+    return "\n".join(line[:columns] for line in "\n".join(lines).split("\n")) + "\n"
 
 
 def print_summary(model, line_length=None, positions=None, print_fn=None, show_trainable=False,

@@ -140,11 +140,12 @@ class Trainer:
         if self._plan is None:
             layers = self.layers
             first = next((i for i, l in enumerate(layers) if l.trainable and l._trainable_vars),
-                         len(layers))
+                         len(layers)) if self.trainable else len(layers)
             train_vars = self.trainable_weights
             self._plan = {"layers": layers, "rev": list(enumerate(layers))[::-1],
                           "first": first, "vars": train_vars,
-                          "grad_layers": [l for l in layers if l.trainable and l._trainable_vars]}
+                          "grad_layers": [l for l in layers if l.trainable and l._trainable_vars]
+                          if self.trainable else []}
         return self._plan
 
     def _forward(self, x, training):
@@ -233,6 +234,7 @@ class Trainer:
         cbs.on_train_begin()
         logs = {}
         batch_hooks = cbs.wants("on_train_batch_end") or cbs.wants("on_train_batch_begin")
+        take = _BatchTaker(x, y, sample_weight)
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
             cbs.on_epoch_begin(epoch)
@@ -246,8 +248,7 @@ class Trainer:
                     idx = lo + _random.generator().permutation(hi - lo)
                 if batch_hooks:
                     cbs.on_train_batch_begin(step)
-                self._train_step(x[idx], y[idx], None if sample_weight is None
-                                 else sample_weight[idx])
+                self._train_step(*take(idx))
                 if batch_hooks:
                     cbs.on_train_batch_end(step, self._logs())
                 if self.stop_training:
@@ -350,6 +351,26 @@ class Trainer:
             return logs
         results = self._ordered_results(logs)
         return results[0] if len(results) == 1 else results
+
+
+class _BatchTaker:
+    """Gathers shuffled batches into buffers reused from step to step (no per-step allocation;
+    layers only keep references to a batch until the end of its own step)."""
+
+    def __init__(self, *arrays):
+        self.arrays = arrays
+        self.buffers = {}
+
+    def __call__(self, idx):
+        if isinstance(idx, slice):
+            return tuple(None if a is None else a[idx] for a in self.arrays)
+        n = len(idx)
+        bufs = self.buffers.get(n)
+        if bufs is None:
+            bufs = self.buffers[n] = [None if a is None else np.empty((n,) + a.shape[1:], a.dtype)
+                                      for a in self.arrays]
+        return tuple(None if a is None else np.take(a, idx, axis=0, out=b)
+                     for a, b in zip(self.arrays, bufs))
 
 
 def _check_lengths(x, y, sample_weight):

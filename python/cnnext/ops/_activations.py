@@ -5,11 +5,19 @@ becomes float64 (see ``_common``). NaN propagates as in the NumPy formulas. The 
 subtracts the maximum along `axis`, so it is finite and warning-free for every finite input; a
 slice holding +inf or NaN gives what ``exp(x - max) / sum(exp(x - max))`` gives (NaN), silently.
 """
+import numpy as np
+
 from .. import _core
-from ._common import as_float, as_floats, check_out, normalize_axis
+from ._common import as_float as _as_float, as_floats, check_out, normalize_axis
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "relu_backward",
            "sigmoid_backward", "tanh_backward", "softmax_backward", "log_softmax_backward"]
+
+
+def as_float(x, name="x", dtype=None):
+    """``_common.as_float`` keeping 0-d inputs 0-d (np.ascontiguousarray makes them 1-d)."""
+    arr = _as_float(x, name, dtype)
+    return arr.reshape(()) if arr.ndim == 1 and np.ndim(x) == 0 else arr
 
 
 def _unary(fn, x, out):

@@ -12,7 +12,8 @@ extra axis has size 1, the arrays are brought to the same rank as Keras's loss w
 import numpy as np
 
 from .. import _core
-from ._common import as_float, normalize_axis
+from ._activations import as_float  # 0-d stays 0-d
+from ._common import normalize_axis
 
 __all__ = ["binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
            "mean_squared_error"]
@@ -106,8 +107,8 @@ def _labels(y_true, pred_shape):
         bad = ~np.isfinite(arr) | (arr != np.trunc(arr))  # no warning: trunc/compare only
         if bad.any():
             raise ValueError(f"`y_true` must hold integer class labels. Received: "
-                             f"{arr[bad].flat[0]!r}")
-    return np.ascontiguousarray(arr, dtype=np.int64)
+                             f"{float(arr[bad].flat[0])!r}")
+    return np.ascontiguousarray(arr, dtype=np.int64).reshape(arr.shape)  # 0-d stays 0-d
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, return_grad=False):

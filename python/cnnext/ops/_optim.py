@@ -8,6 +8,7 @@ Nothing is ever converted: a converted copy would silently drop the update, so a
 ``TypeError``/``ValueError``. The work is split into fixed chunks, so the result does not depend on
 the thread count. Do not pass the same array in two written roles.
 """
+import math
 import numbers
 
 import numpy as np
@@ -18,11 +19,22 @@ __all__ = ["adam_update", "sgd_update", "rmsprop_update"]
 
 
 def _real(value, name):
+    if type(value) is float:  # the common case, first (this runs several times per training step)
+        return value
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
         return float(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be a real number. Received: {name}={value!r}")
     return float(value)
+
+
+def _step(iteration):
+    is_int = type(iteration) is int or (isinstance(iteration, numbers.Integral)
+                                        and not isinstance(iteration, (bool, np.bool_)))
+    if not is_int or iteration < 1:
+        raise ValueError(f"`iteration` must be an int >= 1 (the 1-based step). "
+                         f"Received: iteration={iteration!r}")
+    return int(iteration)
 
 
 def _arrays(value, name, required=True):
@@ -32,6 +44,17 @@ def _arrays(value, name, required=True):
         raise TypeError(f"`{name}` must be a list or tuple of numpy arrays. "
                         f"Received: {name} of type {type(value).__name__}")
     return value
+
+
+def _adam_alpha(lr, b1, b2, t):
+    """lr * sqrt(1 - b2^t) / (1 - b1^t) with IEEE results (inf/nan) for degenerate betas, as the
+    tensor arithmetic in Keras gives, instead of Python's exceptions."""
+    c2 = 1.0 - b2 ** t
+    num = lr * (math.sqrt(c2) if c2 >= 0 else math.nan)
+    den = 1.0 - b1 ** t
+    if den == 0.0:
+        return math.copysign(math.inf, num) if num == num and num != 0.0 else math.nan
+    return num / den
 
 
 def adam_update(params, grads, ms, vs, *, learning_rate, beta_1, beta_2, epsilon, iteration,
@@ -53,19 +76,14 @@ def adam_update(params, grads, ms, vs, *, learning_rate, beta_1, beta_2, epsilon
     lr = _real(learning_rate, "learning_rate")
     b1, b2 = _real(beta_1, "beta_1"), _real(beta_2, "beta_2")
     eps = _real(epsilon, "epsilon")
-    if (isinstance(iteration, (bool, np.bool_)) or not isinstance(iteration, numbers.Integral)
-            or iteration < 1):
-        raise ValueError(f"`iteration` must be an int >= 1 (the 1-based step). "
-                         f"Received: iteration={iteration!r}")
+    t = _step(iteration)
     if amsgrad:
         if vhats is None:
             raise ValueError("`vhats` is required when amsgrad=True")
         vhats = _arrays(vhats, "vhats")
     else:
         vhats = None
-    t = int(iteration)
-    with np.errstate(all="ignore"):  # IEEE results (inf/nan) for degenerate betas, as Keras gives
-        alpha = float(np.float64(lr) * np.sqrt(1.0 - b2 ** t) / np.float64(1.0 - b1 ** t))
+    alpha = _adam_alpha(lr, b1, b2, t)
     _core.adam_update(params, grads, ms, vs, vhats, alpha, 1.0 - b1, 1.0 - b2, eps)
 
 

@@ -66,10 +66,16 @@ void sparse_categorical_crossentropy(bool from_logits, const int64_t* labels, co
   });
 }
 
+template <class T>
+void loss_vlog(const T* x, T* y, int64_t n) {
+  kernels<T>().log(x, y, n);
+}
+
 #define CNNEXT_INSTANTIATE(T)                                                                \
   template void dense_loss<T>(Loss, bool, const T*, const T*, T*, T*, int64_t, int64_t);     \
   template void sparse_categorical_crossentropy<T>(bool, const int64_t*, const T*, T*, T*,   \
-                                                   int64_t, int64_t);
+                                                   int64_t, int64_t);                    \
+  template void loss_vlog<T>(const T*, T*, int64_t);
 CNNEXT_INSTANTIATE(float)
 CNNEXT_INSTANTIATE(double)
 #undef CNNEXT_INSTANTIATE

@@ -18,4 +18,8 @@ template <class T>
 void sparse_categorical_crossentropy(bool from_logits, const int64_t* labels, const T* y_pred,
                                      T* loss, T* grad, int64_t rows, int64_t k);
 
+// y = log(x) through the loss kernels' vector log (a kernel-test hook, single-threaded).
+template <class T>
+void loss_vlog(const T* x, T* y, int64_t n);
+
 }  // namespace cnnext

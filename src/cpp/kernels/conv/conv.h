@@ -27,8 +27,11 @@ template <class T>
 struct ConvKernelsT {
   // col[(p - p0) * K + (kh * KW + kw) * C + c] = x tap for output pixels p in [p0, p1).
   void (*im2col)(const ConvGeom& g, const T* x, int64_t p0, int64_t p1, T* col);
-  // dx[tap] += col[...]: the adjoint of im2col over the same pixels (dx zeroed by the caller).
-  void (*col2im_add)(const ConvGeom& g, const T* col, int64_t p0, int64_t p1, T* dx);
+  // dx[tap] += col[...]: the adjoint of im2col over the same pixels, restricted to input rows
+  // [ih_lo, ih_hi) (taps on other rows are skipped, so threads owning disjoint row bands never
+  // write the same element). Each dx element receives its terms in increasing p.
+  void (*col2im_add)(const ConvGeom& g, const T* col, int64_t p0, int64_t p1, int64_t ih_lo,
+                     int64_t ih_hi, T* dx);
 
   // Direct forward convolution for few input channels (the im2col GEMM would have a tiny K):
   // weights broadcast-multiplied tap by tap into register tiles of pixels x filters.
@@ -39,6 +42,11 @@ struct ConvKernelsT {
   // y rows [p0, p1) (flattened output pixels) = act(bias + conv(x, kernel)).
   void (*direct_conv)(const ConvGeom& g, const T* x, const T* packed, Act act, int64_t p0,
                       int64_t p1, T* y);
+  // Direct kernel gradient for few input channels: dw (K x F, row-major, the kernel's layout)
+  // = (accumulate ? dw : 0) + sum over output pixels p in [p0, p1), in increasing p, of
+  // tap(x, p)^T . dy[p]. Accumulators for a group of kernel rows stay in registers.
+  void (*direct_dw)(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p1,
+                    bool accumulate, T* dw);
 };
 
 struct ConvKernels {

@@ -35,10 +35,12 @@ CNNEXT_INLINE void add_n(const T* src, T* dst, int64_t n) {
 }
 
 // Walks output pixels [p0, p1) and calls run(col_offset, x_offset, len) for every contiguous run
-// of in-bounds input values, and pad(col_offset, len) for every run of padding taps. With dw == 1
-// the in-bounds taps of one kernel row are adjacent in memory and form a single run.
+// of input values on rows [ih_lo, ih_hi) (within [0, H)), and pad(col_offset, len) for every run
+// of taps outside those rows or columns. With dw == 1 the in-bounds taps of one kernel row are
+// adjacent in memory and form a single run.
 template <class Run, class Pad>
-CNNEXT_INLINE void for_each_run(const ConvGeom& g, int64_t p0, int64_t p1, Run run, Pad pad) {
+CNNEXT_INLINE void for_each_run(const ConvGeom& g, int64_t p0, int64_t p1, int64_t ih_lo,
+                                int64_t ih_hi, Run run, Pad pad) {
   const int64_t C = g.C, K = g.K(), ohw = g.OH * g.OW, rowlen = g.KW * C;
   int64_t n = p0 / ohw, r = p0 % ohw;
   int64_t oh = r / g.OW, ow = r % g.OW;
@@ -54,7 +56,7 @@ CNNEXT_INLINE void for_each_run(const ConvGeom& g, int64_t p0, int64_t p1, Run r
     for (int64_t kh = 0; kh < g.KH; ++kh) {
       const int64_t ih = oh * g.sh - g.pt + kh * g.dh;
       const int64_t c0 = col0 + kh * rowlen;
-      if (ih < 0 || ih >= g.H || kw_lo == kw_hi) {
+      if (ih < ih_lo || ih >= ih_hi || kw_lo == kw_hi) {
         pad(c0, rowlen);
         continue;
       }
@@ -77,14 +79,18 @@ CNNEXT_INLINE void for_each_run(const ConvGeom& g, int64_t p0, int64_t p1, Run r
 template <class T>
 void im2col(const ConvGeom& g, const T* x, int64_t p0, int64_t p1, T* col) {
   for_each_run(
-      g, p0, p1, [&](int64_t c, int64_t xo, int64_t len) { copy_n(x + xo, col + c, len); },
+      g, p0, p1, 0, g.H, [&](int64_t c, int64_t xo, int64_t len) { copy_n(x + xo, col + c, len); },
       [&](int64_t c, int64_t len) { zero_n(col + c, len); });
 }
 
 template <class T>
-void col2im_add(const ConvGeom& g, const T* col, int64_t p0, int64_t p1, T* dx) {
+void col2im_add(const ConvGeom& g, const T* col, int64_t p0, int64_t p1, int64_t ih_lo,
+                int64_t ih_hi, T* dx) {
+  if (ih_lo < 0) ih_lo = 0;
+  if (ih_hi > g.H) ih_hi = g.H;
   for_each_run(
-      g, p0, p1, [&](int64_t c, int64_t xo, int64_t len) { add_n(col + c, dx + xo, len); },
+      g, p0, p1, ih_lo, ih_hi,
+      [&](int64_t c, int64_t xo, int64_t len) { add_n(col + c, dx + xo, len); },
       [](int64_t, int64_t) {});
 }
 
@@ -122,7 +128,8 @@ CNNEXT_INLINE V activate(V v, Act act) {
 // RR consecutive output pixels of one output row (n, oh, ow..ow+RR) x NN vectors of filters
 // starting at f0: accumulators stay in registers; each tap loads NN weight vectors once and
 // broadcasts one input value per pixel. Taps outside the input contribute zero.
-template <class T, int RR, int NN>
+// Interior: every tap of the block lies inside the input horizontally (no per-tap checks).
+template <class T, int RR, int NN, bool Interior>
 CNNEXT_INLINE void direct_block(const ConvGeom& g, const T* ximg, const T* packed, Act act,
                                 int64_t oh, int64_t ow, int64_t f0, T* yp) {
   using V = vec_t<T>;
@@ -143,7 +150,7 @@ CNNEXT_INLINE void direct_block(const ConvGeom& g, const T* ximg, const T* packe
       bool ok[RR];
       for (int r = 0; r < RR; ++r) {
         const int64_t iw = (ow + r) * g.sw - g.pl + kw * g.dw;
-        ok[r] = iw >= 0 && iw < g.W;
+        ok[r] = Interior || (iw >= 0 && iw < g.W);
         xo[r] = ok[r] ? iw * C : 0;
       }
       const T* wk = w + (kh * g.KW + kw) * C * Fp;
@@ -151,7 +158,7 @@ CNNEXT_INLINE void direct_block(const ConvGeom& g, const T* ximg, const T* packe
         V wv[NN];
         for (int v = 0; v < NN; ++v) wv[v] = load<V>(wk + c * Fp + v * VW);
         for (int r = 0; r < RR; ++r) {
-          const V xs = splat<V>(ok[r] ? xrow[xo[r] + c] : T(0));
+          const V xs = splat<V>(Interior ? xrow[xo[r] + c] : ok[r] ? xrow[xo[r] + c] : T(0));
           for (int v = 0; v < NN; ++v) acc[r][v] = acc[r][v] + xs * wv[v];
         }
       }
@@ -167,11 +174,14 @@ CNNEXT_INLINE void direct_block(const ConvGeom& g, const T* ximg, const T* packe
   }
 }
 
+// Register tile: R pixels x NV vectors of filters (avx512: 8 x 2 = 16 of 32 zmm accumulators;
+// 16-register ISAs: 4 x 2).
 template <class T>
 void direct_conv(const ConvGeom& g, const T* x, const T* packed, Act act, int64_t p0, int64_t p1,
                  T* y) {
-  constexpr int VW = kWidth<T>, R = 4, NV = 2;
+  constexpr int VW = kWidth<T>, R = CNNEXT_VEC_BYTES == 64 ? 8 : 4, NV = 2;
   const int64_t ohw = g.OH * g.OW, Fp = padded_f<T>(g);
+  const int64_t span = (g.KW - 1) * g.dw;
   int64_t p = p0;
   while (p < p1) {
     const int64_t n = p / ohw, oh = (p % ohw) / g.OW, ow = p % g.OW;
@@ -180,15 +190,20 @@ void direct_conv(const ConvGeom& g, const T* x, const T* packed, Act act, int64_
     if (run > R) run = R;
     const T* ximg = x + n * g.H * g.W * g.C;
     T* yp = y + p * g.F;
+    const bool inside = ow * g.sw - g.pl >= 0 && (ow + R - 1) * g.sw - g.pl + span < g.W;
     for (int64_t f0 = 0; f0 < Fp;) {
       const bool two = f0 + NV * VW <= Fp;
-      if (run == R) {
-        if (two) direct_block<T, R, NV>(g, ximg, packed, act, oh, ow, f0, yp);
-        else direct_block<T, R, 1>(g, ximg, packed, act, oh, ow, f0, yp);
+      if (run == R && inside) {
+        if (two) direct_block<T, R, NV, true>(g, ximg, packed, act, oh, ow, f0, yp);
+        else direct_block<T, R, 1, true>(g, ximg, packed, act, oh, ow, f0, yp);
+      } else if (run == R) {
+        if (two) direct_block<T, R, NV, false>(g, ximg, packed, act, oh, ow, f0, yp);
+        else direct_block<T, R, 1, false>(g, ximg, packed, act, oh, ow, f0, yp);
       } else {
         for (int64_t r = 0; r < run; ++r) {
-          if (two) direct_block<T, 1, NV>(g, ximg, packed, act, oh, ow + r, f0, yp + r * g.F);
-          else direct_block<T, 1, 1>(g, ximg, packed, act, oh, ow + r, f0, yp + r * g.F);
+          T* yr = yp + r * g.F;
+          if (two) direct_block<T, 1, NV, false>(g, ximg, packed, act, oh, ow + r, f0, yr);
+          else direct_block<T, 1, 1, false>(g, ximg, packed, act, oh, ow + r, f0, yr);
         }
       }
       f0 += two ? NV * VW : VW;
@@ -197,9 +212,109 @@ void direct_conv(const ConvGeom& g, const T* x, const T* packed, Act act, int64_
   }
 }
 
+// TK kernel rows k0.. x NN filter vectors from f0, accumulated over pixels [p0, p1) in order.
+template <class T, int TK, int NN>
+void dw_block(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p1, int64_t k0,
+              int64_t f0, bool accumulate, T* dw) {
+  using V = vec_t<T>;
+  constexpr int VW = kWidth<T>;
+  const int64_t C = g.C, F = g.F, ohw = g.OH * g.OW;
+  int64_t kh_d[TK], kw_d[TK], off[TK], cc[TK];
+  for (int j = 0; j < TK; ++j) {
+    const int64_t k = k0 + j, tap = k / C;
+    cc[j] = k % C;
+    kh_d[j] = tap / g.KW * g.dh;
+    kw_d[j] = tap % g.KW * g.dw;
+    off[j] = (kh_d[j] * g.W + kw_d[j]) * C + cc[j];
+  }
+  int nvalid[NN];
+  for (int v = 0; v < NN; ++v) {
+    const int64_t left = F - (f0 + v * VW);
+    nvalid[v] = left >= VW ? VW : int(left);
+  }
+  V acc[TK][NN];
+  for (int j = 0; j < TK; ++j)
+    for (int v = 0; v < NN; ++v) acc[j][v] = splat<V>(T(0));
+  const int64_t span_h = (g.KH - 1) * g.dh, span_w = (g.KW - 1) * g.dw;
+  int64_t n = p0 / ohw, oh = (p0 % ohw) / g.OW, ow = p0 % g.OW;
+  for (int64_t p = p0; p < p1; ++p) {
+    V d[NN];
+    for (int v = 0; v < NN; ++v) {
+      const T* src = dy + p * F + f0 + v * VW;
+      d[v] = nvalid[v] == VW ? load<V>(src) : load_partial<V>(src, nvalid[v]);
+    }
+    const int64_t ih0 = oh * g.sh - g.pt, iw0 = ow * g.sw - g.pl;
+    if (ih0 >= 0 && ih0 + span_h < g.H && iw0 >= 0 && iw0 + span_w < g.W) {
+      const T* xb = x + ((n * g.H + ih0) * g.W + iw0) * C;
+      for (int j = 0; j < TK; ++j) {
+        const V xs = splat<V>(xb[off[j]]);
+        for (int v = 0; v < NN; ++v) acc[j][v] = acc[j][v] + xs * d[v];
+      }
+    } else {
+      for (int j = 0; j < TK; ++j) {
+        const int64_t ih = ih0 + kh_d[j], iw = iw0 + kw_d[j];
+        if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+        const V xs = splat<V>(x[((n * g.H + ih) * g.W + iw) * C + cc[j]]);
+        for (int v = 0; v < NN; ++v) acc[j][v] = acc[j][v] + xs * d[v];
+      }
+    }
+    if (++ow == g.OW) {
+      ow = 0;
+      if (++oh == g.OH) oh = 0, ++n;
+    }
+  }
+  for (int j = 0; j < TK; ++j) {
+    for (int v = 0; v < NN; ++v) {
+      T* dst = dw + (k0 + j) * F + f0 + v * VW;
+      if (nvalid[v] <= 0) continue;
+      V r = acc[j][v];
+      if (nvalid[v] == VW) {
+        if (accumulate) r = load<V>(dst) + r;
+        store(dst, r);
+      } else {
+        if (accumulate) r = load_partial<V>(dst, nvalid[v]) + r;
+        store_partial(dst, r, nvalid[v]);
+      }
+    }
+  }
+}
+
+template <class T, int NN>
+void dw_rows(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p1, int64_t k0,
+             int64_t kk, int64_t f0, bool acc, T* dw) {
+  switch (kk) {
+#define CNNEXT_DW_CASE(n) \
+  case n: return dw_block<T, n, NN>(g, x, dy, p0, p1, k0, f0, acc, dw);
+    CNNEXT_DW_CASE(1) CNNEXT_DW_CASE(2) CNNEXT_DW_CASE(3) CNNEXT_DW_CASE(4) CNNEXT_DW_CASE(5)
+    CNNEXT_DW_CASE(6) CNNEXT_DW_CASE(7) CNNEXT_DW_CASE(8) CNNEXT_DW_CASE(9) CNNEXT_DW_CASE(10)
+    CNNEXT_DW_CASE(11) CNNEXT_DW_CASE(12)
+#undef CNNEXT_DW_CASE
+    default: return;
+  }
+}
+
+// Register tile: up to 12 kernel rows x 2 filter vectors (24 accumulators) on avx512, 6 x 2
+// on 16-register ISAs.
+template <class T>
+void direct_dw(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p1,
+               bool accumulate, T* dw) {
+  constexpr int VW = kWidth<T>, NV = 2, TKMAX = CNNEXT_VEC_BYTES == 64 ? 12 : 6;
+  const int64_t K = g.K();
+  for (int64_t f0 = 0; f0 < g.F;) {
+    const bool two = f0 + VW < g.F;  // a second (possibly partial) vector exists
+    for (int64_t k0 = 0; k0 < K; k0 += TKMAX) {
+      const int64_t kk = K - k0 < TKMAX ? K - k0 : TKMAX;
+      if (two) dw_rows<T, NV>(g, x, dy, p0, p1, k0, kk, f0, accumulate, dw);
+      else dw_rows<T, 1>(g, x, dy, p0, p1, k0, kk, f0, accumulate, dw);
+    }
+    f0 += two ? NV * VW : VW;
+  }
+}
+
 template <class T>
 constexpr ConvKernelsT<T> table() {
-  return {&im2col<T>, &col2im_add<T>, &direct_packed_size<T>, &direct_pack<T>, &direct_conv<T>};
+  return {&im2col<T>, &col2im_add<T>, &direct_packed_size<T>, &direct_pack<T>, &direct_conv<T>,
+          &direct_dw<T>};
 }
 
 }  // namespace

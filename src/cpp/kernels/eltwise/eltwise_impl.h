@@ -41,7 +41,10 @@ void sigmoid_backward(const T* dy, const T* y, T* dx, int64_t n) {
 
 template <class T>
 void tanh_forward(const T* x, T* y, int64_t n) {
-  map_unary(x, y, n, [](auto v) { return vtanh(v); });
+  map_unary(x, y, n, [](auto v) {  // vtanh(-0) is +0; np.tanh keeps the sign of zero
+    using V = decltype(v);
+    return select(v == splat<V>(0), v, vtanh(v));
+  });
 }
 
 template <class T>
@@ -114,8 +117,103 @@ CNNEXT_INLINE T row_sum(const T* a, const T* b, int64_t c, F f) {
   return hsum(s);
 }
 
+// Short rows (c <= kSmallRow): one vector per row would leave most lanes idle and pay a horizontal
+// reduction per row. Instead, a block of whole rows is reduced with the row loop innermost (so the
+// per-row accumulations are independent and pipeline, rather than one serial chain per row), each
+// row's result is replicated over the row in a small buffer, and the exp/arithmetic runs as flat
+// vector passes over the block.
+constexpr int64_t kSmallRow = 64;
+constexpr int64_t kBlock = 1024;  // elements per block (whole rows)
+
+// red[r] = max over row r of x (nr rows of c), NaN-propagating.
+template <class T>
+CNNEXT_INLINE void rows_max(const T* x, T* red, int64_t nr, int64_t c) {
+  for (int64_t r = 0; r < nr; ++r) red[r] = x[r * c];
+  for (int64_t i = 1; i < c; ++i)
+    for (int64_t r = 0; r < nr; ++r) red[r] = max_nan(red[r], x[r * c + i]);
+}
+
+// red[r] = sum over row r of f(a, b) (elements in row order, as the vector path's tail).
+template <class T, class F>
+CNNEXT_INLINE void rows_sum(const T* a, const T* b, T* red, int64_t nr, int64_t c, F f) {
+  for (int64_t r = 0; r < nr; ++r) red[r] = f(a[r * c], b[r * c]);
+  for (int64_t i = 1; i < c; ++i)
+    for (int64_t r = 0; r < nr; ++r) red[r] += f(a[r * c + i], b[r * c + i]);
+}
+
+template <class T>
+CNNEXT_INLINE void spread(const T* red, T* buf, int64_t nr, int64_t c) {  // buf row r = red[r]
+  for (int64_t r = 0; r < nr; ++r)
+    for (int64_t i = 0; i < c; ++i) buf[r * c + i] = red[r];
+}
+
+// Calls block(offset, nrows) over [0, rows) in blocks of whole rows totalling <= kBlock elements.
+template <class F>
+CNNEXT_INLINE void row_blocks(int64_t rows, int64_t c, F block) {
+  const int64_t rb = kBlock / c;
+  for (int64_t r0 = 0; r0 < rows; r0 += rb) block(r0 * c, rows - r0 < rb ? rows - r0 : rb);
+}
+
+template <class T>
+void softmax_small_rows(const T* x, T* y, int64_t rows, int64_t c) {
+  T buf[kBlock], red[kBlock];
+  row_blocks(rows, c, [&](int64_t off, int64_t nr) {
+    const T* xb = x + off;
+    T* yb = y + off;
+    rows_max(xb, red, nr, c);
+    spread(red, buf, nr, c);
+    map_binary(xb, buf, yb, nr * c, [](auto v, auto m) { return vexp(v - m); });
+    rows_sum(yb, yb, red, nr, c, [](T e, T) { return e; });
+    for (int64_t r = 0; r < nr; ++r) red[r] = T(1) / red[r];
+    spread(red, buf, nr, c);
+    map_binary(yb, buf, yb, nr * c, [](auto e, auto inv) { return e * inv; });
+  });
+}
+
+template <class T>
+void log_softmax_small_rows(const T* x, T* y, int64_t rows, int64_t c) {
+  T mx[kBlock], ls[kBlock], red[kBlock];
+  row_blocks(rows, c, [&](int64_t off, int64_t nr) {
+    const T* xb = x + off;
+    T* yb = y + off;
+    rows_max(xb, red, nr, c);
+    spread(red, mx, nr, c);
+    map_binary(xb, mx, ls, nr * c, [](auto v, auto m) { return vexp(v - m); });
+    rows_sum(ls, ls, red, nr, c, [](T e, T) { return e; });
+    for (int64_t r = 0; r < nr; ++r) red[r] = std::log(red[r]);
+    spread(red, ls, nr, c);
+    map_binary(xb, mx, mx, nr * c, [](auto v, auto m) { return v - m; });
+    map_binary(mx, ls, yb, nr * c, [](auto d, auto l) { return d - l; });
+  });
+}
+
+template <class T>
+void softmax_backward_small_rows(const T* dy, const T* y, T* dx, int64_t rows, int64_t c) {
+  T buf[kBlock], red[kBlock];
+  row_blocks(rows, c, [&](int64_t off, int64_t nr) {
+    rows_sum(dy + off, y + off, red, nr, c, [](T g, T p) { return g * p; });
+    spread(red, buf, nr, c);
+    map_binary(dy + off, buf, buf, nr * c, [](auto g, auto s) { return g - s; });
+    map_binary(y + off, buf, dx + off, nr * c, [](auto p, auto d) { return p * d; });
+  });
+}
+
+template <class T>
+void log_softmax_backward_small_rows(const T* dy, const T* y, T* dx, int64_t rows, int64_t c) {
+  T buf[kBlock], red[kBlock];
+  row_blocks(rows, c, [&](int64_t off, int64_t nr) {
+    rows_sum(dy + off, dy + off, red, nr, c, [](T g, T) { return g; });
+    spread(red, buf, nr, c);
+    map_binary(y + off, buf, buf, nr * c, [](auto ly, auto s) { return vexp(ly) * s; });
+    map_binary(dy + off, buf, dx + off, nr * c, [](auto g, auto t) { return g - t; });
+  });
+}
+
+constexpr bool kUseSmallRows = kWidth<float> > 1;  // the scalar ISA has no idle lanes to fill
+
 template <class T>
 void softmax_rows(const T* x, T* y, int64_t rows, int64_t c) {
+  if (kUseSmallRows && c <= kSmallRow) return softmax_small_rows(x, y, rows, c);
   for (int64_t r = 0; r < rows; ++r, x += c, y += c) {
     const T s = row_exp_sum(x, y, c, row_max(x, c));
     const T inv = T(1) / s;
@@ -125,6 +223,7 @@ void softmax_rows(const T* x, T* y, int64_t rows, int64_t c) {
 
 template <class T>
 void log_softmax_rows(const T* x, T* y, int64_t rows, int64_t c) {
+  if (kUseSmallRows && c <= kSmallRow) return log_softmax_small_rows(x, y, rows, c);
   for (int64_t r = 0; r < rows; ++r, x += c, y += c) {
     const T m = row_max(x, c);
     const T ls = std::log(row_exp_sum(x, static_cast<T*>(nullptr), c, m));
@@ -137,6 +236,7 @@ void log_softmax_rows(const T* x, T* y, int64_t rows, int64_t c) {
 
 template <class T>
 void softmax_backward_rows(const T* dy, const T* y, T* dx, int64_t rows, int64_t c) {
+  if (kUseSmallRows && c <= kSmallRow) return softmax_backward_small_rows(dy, y, dx, rows, c);
   for (int64_t r = 0; r < rows; ++r, dy += c, y += c, dx += c) {
     const T s = row_sum(dy, y, c, [](auto g, auto p) { return g * p; });
     row_map(dy, y, dx, c, [s](auto g, auto p) { return p * (g - splat<decltype(g)>(s)); });
@@ -145,6 +245,7 @@ void softmax_backward_rows(const T* dy, const T* y, T* dx, int64_t rows, int64_t
 
 template <class T>
 void log_softmax_backward_rows(const T* dy, const T* y, T* dx, int64_t rows, int64_t c) {
+  if (kUseSmallRows && c <= kSmallRow) return log_softmax_backward_small_rows(dy, y, dx, rows, c);
   for (int64_t r = 0; r < rows; ++r, dy += c, y += c, dx += c) {
     const T s = row_sum(dy, dy, c, [](auto g, auto) { return g; });
     row_map(dy, y, dx, c, [s](auto g, auto ly) { return g - vexp(ly) * splat<decltype(g)>(s); });

@@ -217,6 +217,11 @@ void sparse_cce(const int64_t* labels, const T* p, T* loss, T* grad, int64_t row
 }
 
 template <class T>
+void log_elementwise(const T* x, T* y, int64_t n) {
+  map_unary(x, y, n, [](auto v) { return vlog(v); });
+}
+
+template <class T>
 constexpr LossKernelsT<T> table() {
   return {&dense_loss<T, &bce_row<true, T>, &bce_row<false, T>>,
           &dense_loss<T, &bce_logits_row<true, T>, &bce_logits_row<false, T>>,
@@ -224,7 +229,8 @@ constexpr LossKernelsT<T> table() {
           &cce<T, true>,
           &sparse_cce<T, false>,
           &sparse_cce<T, true>,
-          &dense_loss<T, &mse_row<true, T>, &mse_row<false, T>>};
+          &dense_loss<T, &mse_row<true, T>, &mse_row<false, T>>,
+          &log_elementwise<T>};
 }
 
 }  // namespace

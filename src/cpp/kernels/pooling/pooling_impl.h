@@ -91,75 +91,57 @@ CNNEXT_INLINE Win window(const PoolGeom& g, const Span& sh, int64_t ow) {
   return {(sh.i0 * g.W + sw.i0) * g.C, sh.n, sw.n, sh.k0 * g.KW + sw.k0};
 }
 
-// ---- forward ----------------------------------------------------------------------------------
+// ---- per-window blocks: U vectors of V at channel c of the window's first real tap p ----------
+// NH, NW > 0: the window is known to be exactly NH x NW real cells, so the tap loops unroll;
+// 0: the real extent w.nh x w.nw is read at run time (borders of "same" padding, other sizes).
 
-template <class T>
-void max_row(const PoolGeom& g, const T* x, T* y, int64_t oh) {
-  const Span sh = span(oh, g.SH, g.PT, g.KH, g.H);
-  const int64_t C = g.C, rs = g.W * g.C;
-  for (int64_t ow = 0; ow < g.OW; ++ow) {
-    const Win w = window(g, sh, ow);
-    const T* p = x + w.off;
-    T* q = y + ow * C;
-    over_channels<T>(C, [&](int64_t c, auto blk) {
-      using V = typename decltype(blk)::V;
-      constexpr int U = decltype(blk)::U, L = width_v<V>;
-      V m[U];
-      for (int u = 0; u < U; ++u) m[u] = load<V>(p + c + u * L);
-      for (int64_t i = 0; i < w.nh; ++i)
-        for (int64_t j = 0; j < w.nw; ++j) {
-          const T* t = p + i * rs + j * C + c;
-          for (int u = 0; u < U; ++u) m[u] = max_nan(m[u], load<V>(t + u * L));
-        }
-      for (int u = 0; u < U; ++u) store(q + c + u * L, m[u]);
-    });
+template <int NH, int NW, class V, int U>
+CNNEXT_INLINE void window_max(const lane_t<V>* p, const Win& w, int64_t rs, int64_t C, V* m) {
+  constexpr int L = width_v<V>;
+  const int64_t nh = NH ? NH : w.nh, nw = NW ? NW : w.nw;
+  for (int u = 0; u < U; ++u) m[u] = load<V>(p + u * L);
+  for (int64_t i = 0; i < nh; ++i)
+    for (int64_t j = 0; j < nw; ++j) {
+      const lane_t<V>* t = p + i * rs + j * C;
+      for (int u = 0; u < U; ++u) m[u] = max_nan(m[u], load<V>(t + u * L));
+    }
+}
+
+// Sum of the real cells in row order; a partial sum per window row keeps float32 error at
+// ~(KH + KW) ulp rather than KH*KW (global pooling is one big window).
+template <int NH, int NW, class V, int U>
+CNNEXT_INLINE void window_sum(const lane_t<V>* p, const Win& w, int64_t rs, int64_t C, V* acc) {
+  using T = lane_t<V>;
+  constexpr int L = width_v<V>;
+  const int64_t nh = NH ? NH : w.nh, nw = NW ? NW : w.nw;
+  for (int u = 0; u < U; ++u) acc[u] = splat<V>(T(0));
+  for (int64_t i = 0; i < nh; ++i) {
+    V r[U];
+    for (int u = 0; u < U; ++u) r[u] = splat<V>(T(0));
+    for (int64_t j = 0; j < nw; ++j) {
+      const T* t = p + i * rs + j * C;
+      for (int u = 0; u < U; ++u) r[u] += load<V>(t + u * L);
+    }
+    for (int u = 0; u < U; ++u) acc[u] += r[u];
   }
 }
 
-// Sum of the real cells in row order (a partial sum per window row keeps float32 error at
-// ~(KH + KW) ulp rather than KH*KW), times 1/count.
-template <class T>
-void avg_row(const PoolGeom& g, const T* x, T* y, int64_t oh) {
-  const Span sh = span(oh, g.SH, g.PT, g.KH, g.H);
-  const int64_t C = g.C, rs = g.W * g.C;
-  for (int64_t ow = 0; ow < g.OW; ++ow) {
-    const Win w = window(g, sh, ow);
-    const T* p = x + w.off;
-    T* q = y + ow * C;
-    const T inv = T(1) / static_cast<T>(w.nh * w.nw);
-    over_channels<T>(C, [&](int64_t c, auto blk) {
-      using V = typename decltype(blk)::V;
-      constexpr int U = decltype(blk)::U, L = width_v<V>;
-      V acc[U];
-      for (int u = 0; u < U; ++u) acc[u] = splat<V>(T(0));
-      for (int64_t i = 0; i < w.nh; ++i) {
-        V r[U];
-        for (int u = 0; u < U; ++u) r[u] = splat<V>(T(0));
-        for (int64_t j = 0; j < w.nw; ++j) {
-          const T* t = p + i * rs + j * C + c;
-          for (int u = 0; u < U; ++u) r[u] += load<V>(t + u * L);
-        }
-        for (int u = 0; u < U; ++u) acc[u] += r[u];
-      }
-      for (int u = 0; u < U; ++u) store(q + c + u * L, acc[u] * splat<V>(inv));
-    });
-  }
-}
-
-// Max and first arg-max of U vectors of channels over one window. A later cell wins only if it is
-// strictly greater, or if it is the first NaN (after which nothing wins).
-template <class V, int U>
-CNNEXT_INLINE void argmax_block(const lane_t<V>* p, const Win& w, int64_t rs, int64_t C, int64_t KW,
-                                V* m, int_t<V>* k) {
+// Max and first arg-max (window index kh * KW + kw) over one window. A later cell wins only if it
+// is strictly greater, or if it is the first NaN (after which nothing wins).
+template <int NH, int NW, class V, int U>
+CNNEXT_INLINE void window_argmax(const lane_t<V>* p, const Win& w, int64_t rs, int64_t C,
+                                 int64_t KW, V* m, int_t<V>* k) {
   using I = int_t<V>;
   using IT = lane_t<I>;
   constexpr int L = width_v<V>;
+  const int64_t nh = NH ? NH : w.nh, nw = NW ? NW : w.nw;
   for (int u = 0; u < U; ++u) {
     m[u] = load<V>(p + u * L);
     k[u] = splat<I>(IT(w.t0));
   }
-  for (int64_t i = 0; i < w.nh; ++i)
-    for (int64_t j = 0; j < w.nw; ++j) {
+  for (int64_t i = 0; i < nh; ++i)
+    for (int64_t j = 0; j < nw; ++j) {
+      if (NH && i == 0 && j == 0) continue;
       const lane_t<V>* t = p + i * rs + j * C;
       const I ti = splat<I>(IT(w.t0 + i * KW + j));
       for (int u = 0; u < U; ++u) {
@@ -171,12 +153,100 @@ CNNEXT_INLINE void argmax_block(const lane_t<V>* p, const Win& w, int64_t rs, in
     }
 }
 
-template <class T, class Idx>
-void max_argmax_row(const PoolGeom& g, const T* x, T* y, Idx* idx, int64_t oh) {
+// d[tap] += gv where the tap's window index equals k (one tap per lane, or none).
+template <int NH, int NW, class V, int U>
+CNNEXT_INLINE void window_scatter(lane_t<V>* d, const V* gv, const int_t<V>* k, const Win& w,
+                                  int64_t rs, int64_t C, int64_t KW) {
+  using I = int_t<V>;
+  using IT = lane_t<I>;
+  constexpr int L = width_v<V>;
+  const int64_t nh = NH ? NH : w.nh, nw = NW ? NW : w.nw;
+  for (int64_t i = 0; i < nh; ++i)
+    for (int64_t j = 0; j < nw; ++j) {
+      lane_t<V>* t = d + i * rs + j * C;
+      const I ti = splat<I>(IT(w.t0 + i * KW + j));
+      for (int u = 0; u < U; ++u)
+        store(t + u * L, load<V>(t + u * L) + select(k[u] == ti, gv[u], splat<V>(0)));
+    }
+}
+
+// d[tap] += gv for every real tap.
+template <int NH, int NW, class V, int U>
+CNNEXT_INLINE void window_add(lane_t<V>* d, const V* gv, const Win& w, int64_t rs, int64_t C) {
+  constexpr int L = width_v<V>;
+  const int64_t nh = NH ? NH : w.nh, nw = NW ? NW : w.nw;
+  for (int64_t i = 0; i < nh; ++i)
+    for (int64_t j = 0; j < nw; ++j) {
+      lane_t<V>* t = d + i * rs + j * C;
+      for (int u = 0; u < U; ++u) store(t + u * L, load<V>(t + u * L) + gv[u]);
+    }
+}
+
+// Kernels are templates over a compile-time window <KH, KW> (0, 0: any); the table entries pick
+// 2x2, 3x3 or the generic instance at run time. Inside, a window clipped by padding takes the
+// run-time path: CNNEXT_WIN(f, V, U) names f<KH, KW, V, U> or f<0, 0, V, U>.
+#define CNNEXT_POOL_DISPATCH(fn, args, ...)                                          \
+  do {                                                                                \
+    if (g.KH == 2 && g.KW == 2) fn<__VA_ARGS__, 2, 2> args;                           \
+    else if (g.KH == 3 && g.KW == 3) fn<__VA_ARGS__, 3, 3> args;                      \
+    else fn<__VA_ARGS__, 0, 0> args;                                                  \
+  } while (0)
+#define CNNEXT_WIN(full, f, V, U, ...) \
+  ((full) ? f<KH, KW, V, U>(__VA_ARGS__) : f<0, 0, V, U>(__VA_ARGS__))
+
+template <int KH, int KW>
+CNNEXT_INLINE bool is_full(const Win& w) {
+  return KH > 0 && w.nh == KH && w.nw == KW;
+}
+
+// ---- forward ----------------------------------------------------------------------------------
+
+template <class T, int KH, int KW>
+void max_row_k(const PoolGeom& g, const T* x, T* y, int64_t oh) {
   const Span sh = span(oh, g.SH, g.PT, g.KH, g.H);
   const int64_t C = g.C, rs = g.W * g.C;
   for (int64_t ow = 0; ow < g.OW; ++ow) {
     const Win w = window(g, sh, ow);
+    const bool full = is_full<KH, KW>(w);
+    const T* p = x + w.off;
+    T* q = y + ow * C;
+    over_channels<T>(C, [&](int64_t c, auto blk) {
+      using V = typename decltype(blk)::V;
+      constexpr int U = decltype(blk)::U, L = width_v<V>;
+      V m[U];
+      CNNEXT_WIN(full, window_max, V, U, p + c, w, rs, C, m);
+      for (int u = 0; u < U; ++u) store(q + c + u * L, m[u]);
+    });
+  }
+}
+
+template <class T, int KH, int KW>
+void avg_row_k(const PoolGeom& g, const T* x, T* y, int64_t oh) {
+  const Span sh = span(oh, g.SH, g.PT, g.KH, g.H);
+  const int64_t C = g.C, rs = g.W * g.C;
+  for (int64_t ow = 0; ow < g.OW; ++ow) {
+    const Win w = window(g, sh, ow);
+    const bool full = is_full<KH, KW>(w);
+    const T* p = x + w.off;
+    T* q = y + ow * C;
+    const T inv = T(1) / static_cast<T>(w.nh * w.nw);
+    over_channels<T>(C, [&](int64_t c, auto blk) {
+      using V = typename decltype(blk)::V;
+      constexpr int U = decltype(blk)::U, L = width_v<V>;
+      V acc[U];
+      CNNEXT_WIN(full, window_sum, V, U, p + c, w, rs, C, acc);
+      for (int u = 0; u < U; ++u) store(q + c + u * L, acc[u] * splat<V>(inv));
+    });
+  }
+}
+
+template <class T, class Idx, int KH, int KW>
+void max_argmax_row_k(const PoolGeom& g, const T* x, T* y, Idx* idx, int64_t oh) {
+  const Span sh = span(oh, g.SH, g.PT, g.KH, g.H);
+  const int64_t C = g.C, rs = g.W * g.C;
+  for (int64_t ow = 0; ow < g.OW; ++ow) {
+    const Win w = window(g, sh, ow);
+    const bool full = is_full<KH, KW>(w);
     const T* p = x + w.off;
     T* q = y + ow * C;
     Idx* qi = idx + ow * C;
@@ -185,7 +255,7 @@ void max_argmax_row(const PoolGeom& g, const T* x, T* y, Idx* idx, int64_t oh) {
       constexpr int U = decltype(blk)::U, L = width_v<V>;
       V m[U];
       int_t<V> k[U];
-      argmax_block<V, U>(p + c, w, rs, C, g.KW, m, k);
+      CNNEXT_WIN(full, window_argmax, V, U, p + c, w, rs, C, g.KW, m, k);
       for (int u = 0; u < U; ++u) {
         store(q + c + u * L, m[u]);
         store_index(qi + c + u * L, k[u]);
@@ -196,53 +266,38 @@ void max_argmax_row(const PoolGeom& g, const T* x, T* y, Idx* idx, int64_t oh) {
 
 // ---- backward (one image; dx is zeroed, then every window adds its share) ----------------------
 
-// dx[tap] += g where the tap's window index equals k (one tap per lane, or none).
-template <class V, int U>
-CNNEXT_INLINE void scatter_block(lane_t<V>* d, const V* gv, const int_t<V>* k, const Win& w,
-                                 int64_t rs, int64_t C, int64_t KW) {
-  using I = int_t<V>;
-  using IT = lane_t<I>;
-  constexpr int L = width_v<V>;
-  for (int64_t i = 0; i < w.nh; ++i)
-    for (int64_t j = 0; j < w.nw; ++j) {
-      lane_t<V>* t = d + i * rs + j * C;
-      const I ti = splat<I>(IT(w.t0 + i * KW + j));
-      for (int u = 0; u < U; ++u) {
-        store(t + u * L, load<V>(t + u * L) + select(k[u] == ti, gv[u], splat<V>(0)));
-      }
-    }
-}
-
-template <class T>
-void max_backward_image(const PoolGeom& g, const T* dy, const T* x, T* dx) {
+template <class T, int KH, int KW>
+void max_backward_image_k(const PoolGeom& g, const T* dy, const T* x, T* dx) {
   const int64_t C = g.C, rs = g.W * g.C;
   std::memset(dx, 0, sizeof(T) * static_cast<size_t>(g.H * rs));
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     const Span sh = span(oh, g.SH, g.PT, g.KH, g.H);
     for (int64_t ow = 0; ow < g.OW; ++ow) {
       const Win w = window(g, sh, ow);
+      const bool full = is_full<KH, KW>(w);
       const T* gy = dy + (oh * g.OW + ow) * C;
       over_channels<T>(C, [&](int64_t c, auto blk) {
         using V = typename decltype(blk)::V;
         constexpr int U = decltype(blk)::U, L = width_v<V>;
         V m[U], gv[U];
         int_t<V> k[U];
-        argmax_block<V, U>(x + w.off + c, w, rs, C, g.KW, m, k);
+        CNNEXT_WIN(full, window_argmax, V, U, x + w.off + c, w, rs, C, g.KW, m, k);
         for (int u = 0; u < U; ++u) gv[u] = load<V>(gy + c + u * L);
-        scatter_block<V, U>(dx + w.off + c, gv, k, w, rs, C, g.KW);
+        CNNEXT_WIN(full, window_scatter, V, U, dx + w.off + c, gv, k, w, rs, C, g.KW);
       });
     }
   }
 }
 
-template <class T, class Idx>
-void max_backward_argmax_image(const PoolGeom& g, const T* dy, const Idx* idx, T* dx) {
+template <class T, class Idx, int KH, int KW>
+void max_backward_argmax_image_k(const PoolGeom& g, const T* dy, const Idx* idx, T* dx) {
   const int64_t C = g.C, rs = g.W * g.C;
   std::memset(dx, 0, sizeof(T) * static_cast<size_t>(g.H * rs));
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     const Span sh = span(oh, g.SH, g.PT, g.KH, g.H);
     for (int64_t ow = 0; ow < g.OW; ++ow) {
       const Win w = window(g, sh, ow);
+      const bool full = is_full<KH, KW>(w);
       const int64_t o = (oh * g.OW + ow) * C;
       over_channels<T>(C, [&](int64_t c, auto blk) {
         using V = typename decltype(blk)::V;
@@ -253,20 +308,21 @@ void max_backward_argmax_image(const PoolGeom& g, const T* dy, const Idx* idx, T
           gv[u] = load<V>(dy + o + c + u * L);
           k[u] = load_index<int_t<V>>(idx + o + c + u * L);
         }
-        scatter_block<V, U>(dx + w.off + c, gv, k, w, rs, C, g.KW);
+        CNNEXT_WIN(full, window_scatter, V, U, dx + w.off + c, gv, k, w, rs, C, g.KW);
       });
     }
   }
 }
 
-template <class T>
-void avg_backward_image(const PoolGeom& g, const T* dy, T* dx) {
+template <class T, int KH, int KW>
+void avg_backward_image_k(const PoolGeom& g, const T* dy, T* dx) {
   const int64_t C = g.C, rs = g.W * g.C;
   std::memset(dx, 0, sizeof(T) * static_cast<size_t>(g.H * rs));
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     const Span sh = span(oh, g.SH, g.PT, g.KH, g.H);
     for (int64_t ow = 0; ow < g.OW; ++ow) {
       const Win w = window(g, sh, ow);
+      const bool full = is_full<KH, KW>(w);
       const T* gy = dy + (oh * g.OW + ow) * C;
       const T inv = T(1) / static_cast<T>(w.nh * w.nw);
       over_channels<T>(C, [&](int64_t c, auto blk) {
@@ -274,15 +330,41 @@ void avg_backward_image(const PoolGeom& g, const T* dy, T* dx) {
         constexpr int U = decltype(blk)::U, L = width_v<V>;
         V gv[U];
         for (int u = 0; u < U; ++u) gv[u] = load<V>(gy + c + u * L) * splat<V>(inv);
-        for (int64_t i = 0; i < w.nh; ++i)
-          for (int64_t j = 0; j < w.nw; ++j) {
-            T* t = dx + w.off + i * rs + j * C + c;
-            for (int u = 0; u < U; ++u) store(t + u * L, load<V>(t + u * L) + gv[u]);
-          }
+        CNNEXT_WIN(full, window_add, V, U, dx + w.off + c, gv, w, rs, C);
       });
     }
   }
 }
+
+// ---- table entries: pick the compile-time window ------------------------------------------------
+
+template <class T>
+void max_row(const PoolGeom& g, const T* x, T* y, int64_t oh) {
+  CNNEXT_POOL_DISPATCH(max_row_k, (g, x, y, oh), T);
+}
+template <class T>
+void avg_row(const PoolGeom& g, const T* x, T* y, int64_t oh) {
+  CNNEXT_POOL_DISPATCH(avg_row_k, (g, x, y, oh), T);
+}
+template <class T, class Idx>
+void max_argmax_row(const PoolGeom& g, const T* x, T* y, Idx* idx, int64_t oh) {
+  CNNEXT_POOL_DISPATCH(max_argmax_row_k, (g, x, y, idx, oh), T, Idx);
+}
+template <class T>
+void max_backward_image(const PoolGeom& g, const T* dy, const T* x, T* dx) {
+  CNNEXT_POOL_DISPATCH(max_backward_image_k, (g, dy, x, dx), T);
+}
+template <class T, class Idx>
+void max_backward_argmax_image(const PoolGeom& g, const T* dy, const Idx* idx, T* dx) {
+  CNNEXT_POOL_DISPATCH(max_backward_argmax_image_k, (g, dy, idx, dx), T, Idx);
+}
+template <class T>
+void avg_backward_image(const PoolGeom& g, const T* dy, T* dx) {
+  CNNEXT_POOL_DISPATCH(avg_backward_image_k, (g, dy, dx), T);
+}
+
+#undef CNNEXT_WIN
+#undef CNNEXT_POOL_DISPATCH
 
 template <class T>
 constexpr PoolingKernelsT<T> table() {
