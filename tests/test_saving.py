@@ -193,6 +193,12 @@ def test_load_path_errors(tmp_path):
         saving.load_model(123)
 
 
+def test_not_a_model(tmp_path):
+    for fn in (saving.save_model, saving.save_weights, saving.load_weights):
+        with pytest.raises(TypeError, match="`model` must be a cnnext model"):
+            fn("model", tmp_path / "m.keras")
+
+
 def test_overwrite_false(saved):
     m, path = saved
     with pytest.raises(FileExistsError, match="overwrite=False"):
@@ -496,3 +502,28 @@ def test_weights_into_wrong_architecture(tmp_path, saved):
     other = models.Sequential([layers.Input((10, 10, 1)), layers.Flatten(), layers.Dense(1)])
     with pytest.raises(ValueError, match="model lacks"):
         saving.load_weights(other, good)
+
+
+@pytest.mark.parametrize("where", ["conv2d", "dense", "compile", "model"])
+def test_odd_config_values_never_crash(tmp_path, saved, where):
+    """Any JSON value in any config field: either a model or a ValueError, nothing else."""
+    _, good = saved
+    members = members_of(good)
+    base = json.loads(dict(members)["config.json"])
+    targets = {"conv2d": lambda c: c["config"]["layers"][1]["config"],
+               "dense": lambda c: c["config"]["layers"][6]["config"],
+               "compile": lambda c: c["compile_config"], "model": lambda c: c["config"]}
+    values = [None, "x", -1, 0, 2.5, [], {}, [1, 2, 3], {"class_name": "Zeros", "config": {}}]
+    for key in list(targets[where](base)) + ["unknown_key"]:
+        for value in values:
+            config = json.loads(json.dumps(base))
+            targets[where](config)[key] = value
+            path = write_zip(tmp_path / "odd.keras", [
+                (n, json.dumps(config).encode() if n == "config.json" else d)
+                for n, d in members])
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    saving.load_model(path)
+            except ValueError:
+                pass

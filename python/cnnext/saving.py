@@ -91,6 +91,7 @@ def save_model(model, filepath, overwrite=True):
         overwrite: if False and the file exists, raise `FileExistsError`.
     """
     path = _check_path(filepath, (".keras",))
+    _check_model(model)
     config = json.dumps(_serialize_model(model))
     metadata = json.dumps({"keras_version": KERAS_VERSION,
                            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
@@ -143,6 +144,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 def save_weights(model, filepath, overwrite=True):
     """Save the weights of `model` (and its optimizer state) to a `.weights.h5` file."""
     path = _check_path(filepath, (".weights.h5",))
+    _check_model(model)
     _atomic_write(path, _weights_to_h5_bytes(model), overwrite)
 
 
@@ -153,6 +155,7 @@ def load_weights(model, filepath, skip_mismatch=False):
     same weight shapes). Nothing is changed unless every weight matches, except that with
     `skip_mismatch=True` layers whose weights do not match are skipped with a warning.
     """
+    _check_model(model)
     path = _check_path(filepath, (".weights.h5", ".keras"), must_exist=True)
     if str(path).endswith(".keras"):
         data = _read_keras_zip(path).get(_WEIGHTS)
@@ -166,6 +169,13 @@ def load_weights(model, filepath, skip_mismatch=False):
 
 # ---------------------------------------------------------------------------------------------
 # Paths and raw bytes
+
+def _check_model(model):
+    missing = [a for a in ("layers", "get_config", "get_weights", "name") if not hasattr(model, a)]
+    if missing:
+        raise TypeError(f"`model` must be a cnnext model (with {', '.join(missing)}). "
+                        f"Received: model={model!r} of type {type(model).__name__}")
+
 
 def _check_path(filepath, suffixes, must_exist=False):
     if not isinstance(filepath, (str, os.PathLike)):
@@ -422,7 +432,11 @@ def _deserialize_model(config, custom_objects, compile):
         if not isinstance(compile_config, dict):
             raise ValueError("Invalid `.keras` file: compile_config must be an object. "
                              f"Received: {type(compile_config).__name__}")
-        model.compile_from_config(compile_config)
+        try:
+            model.compile_from_config(compile_config)
+        except (KeyError, TypeError, AttributeError, IndexError, RecursionError) as e:
+            raise ValueError(f"Invalid `.keras` file: compile_config could not be applied "
+                             f"({type(e).__name__}: {e}).") from None
     return model
 
 
