@@ -194,9 +194,10 @@ def test_load_path_errors(tmp_path):
 
 
 def test_not_a_model(tmp_path):
-    for fn in (saving.save_model, saving.save_weights, saving.load_weights):
+    for fn, name in ((saving.save_model, "m.keras"), (saving.save_weights, "m.weights.h5"),
+                     (saving.load_weights, "m.keras")):
         with pytest.raises(TypeError, match="`model` must be a cnnext model"):
-            fn("model", tmp_path / "m.keras")
+            fn("model", tmp_path / name)
 
 
 def test_overwrite_false(saved):
