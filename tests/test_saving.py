@@ -316,6 +316,14 @@ def test_unsafe_member_paths(tmp_path, saved, name):
     assert not (tmp_path.parent / "evil").exists() and not (tmp_path / "evil.json").exists()
 
 
+def test_asset_folders_are_ignored(tmp_path, saved):
+    m, good = saved
+    path = write_zip(tmp_path / "a.keras", members_of(good) + [("assets/", b""),
+                                                              ("assets/vocab.txt", b"a\nb")])
+    np.testing.assert_array_equal(saving.load_model(path).predict(X, verbose=0),
+                                  m.predict(X, verbose=0))
+
+
 def test_duplicate_and_missing_members(tmp_path, saved):
     _, good = saved
     members = members_of(good)
