@@ -6,6 +6,12 @@
 // (1, lda), so dW = X^T . dY needs no copy. B is packed once with pack_b (also through strides)
 // and may be reused by many gemm calls (e.g. every tile of a convolution). C is row-major, ldc.
 // Preconditions: M, N, K >= 0; pointers valid for the extents; C does not alias A or B.
+//
+// Packed B is a sequence of column panels `nr` wide (zero-padded), panel p at p * K * nr, so a
+// caller may run gemm on the columns [p * nr, ...) of C with packed_b + p * K * nr (this is how
+// ops/gemm.cpp splits N over threads). A packed buffer belongs to the ISA table that filled it.
+// Results do not depend on how M and N are split into calls: each C element sees the same
+// operations in the same order.
 #pragma once
 #include <cstdint>
 
@@ -28,6 +34,8 @@ struct GemmKernelsT {
   void (*pack_b)(int64_t K, int64_t N, const T* B, int64_t rs_b, int64_t cs_b, T* packed);
   void (*gemm)(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
                const T* packed_b, T* C, int64_t ldc, const GemmEpilogue<T>& ep);
+  int nr;  // columns per packed B panel
+  int mr;  // rows per register tile (split M in multiples of it)
 };
 
 struct GemmKernels {

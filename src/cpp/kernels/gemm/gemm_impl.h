@@ -1,53 +1,252 @@
-// GEMM kernels per ISA. FIRST VERSION: a straightforward reference (packed B = row-major copy).
-// To be replaced by packed-panel register-tiled micro-kernels (see kernels/gemm/gemm.h contract).
+// GEMM kernels per ISA (see kernels/gemm/gemm.h for the contract).
+//
+// Layout of packed B (private to each ISA's table, described by its `nr`): ceil(N / NR) column
+// panels of NR columns, zero-padded; panel p holds B[k, p*NR + j] at p*K*NR + k*NR + j.
+//
+// gemm loops (Goto/BLIS with the roles of A and B swapped, so that only a small A buffer is
+// needed and it lives on the stack):
+//   for each block of panels (KC x NC of packed B, sized to stay in L2)
+//     for each KC slice of K (whole K up to kKcMax)
+//       for each MR-row strip of A: pack MR x KC into a stack buffer (L1), read through rs_a/cs_a
+//         for each NR panel of the block: micro-kernel MR x NR, accumulators in registers
+// The micro-kernel loads C (accumulate, or a later KC slice) or starts from zero, runs the rank-1
+// updates in k order, and on the last KC slice adds the bias and applies the activation before
+// storing. Every C element therefore sees the same operations in the same order whatever the
+// tile it falls in, so any split of M and N over threads gives bitwise-identical results.
+//
+// Tiles (rows x columns): avx512 12x32 f32 / 12x16 f64 (24 zmm accumulators); avx2 6x16 / 6x8;
+// base (SSE2/NEON) 6x8 / 6x4; scalar: plain reference loops over 8-wide panels.
 #include <cmath>
 
 #include "kernels/gemm/gemm.h"
 #include "simd/vec.h"
+#include "simd/vmath.h"
 
 namespace cnnext {
 namespace CNNEXT_ISA_NS {
 namespace {
 
+#if CNNEXT_VEC_BYTES == 64
+constexpr int kMR = 12;
+#else
+constexpr int kMR = 6;
+#endif
+constexpr int kNV = 2;                       // vectors per micro-tile row
+constexpr int64_t kKcMax = 384;              // K slice kept per packed A strip
+constexpr int64_t kL2Bytes = 384 * 1024;     // budget for the KC x NC block of packed B
+
+template <class T>
+constexpr int nr_of() {
+  return CNNEXT_VEC_BYTES == 0 ? 8 : kNV * kWidth<T>;
+}
+
 template <class T>
 int64_t packed_b_size(int64_t K, int64_t N) {
-  return K * N;
+  constexpr int NR = nr_of<T>();
+  return (N + NR - 1) / NR * NR * K;
 }
 
 template <class T>
 void pack_b(int64_t K, int64_t N, const T* B, int64_t rs_b, int64_t cs_b, T* packed) {
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t n = 0; n < N; ++n) packed[k * N + n] = B[k * rs_b + n * cs_b];
+  constexpr int NR = nr_of<T>();
+  for (int64_t n0 = 0; n0 < N; n0 += NR) {
+    const int64_t nc = N - n0 < NR ? N - n0 : NR;
+    for (int64_t k = 0; k < K; ++k) {
+      const T* b = B + k * rs_b + n0 * cs_b;
+      T* p = packed + k * NR;
+      int64_t j = 0;
+      if (cs_b == 1)
+        for (; j < nc; ++j) p[j] = b[j];
+      else
+        for (; j < nc; ++j) p[j] = b[j * cs_b];
+      for (; j < NR; ++j) p[j] = T(0);
+    }
+    packed += K * NR;
+  }
 }
 
-template <class T>
-T activate(T v, Act act) {
+template <class V>
+CNNEXT_INLINE V activate(V x, Act act) {
+  using T = lane_t<V>;
   switch (act) {
-    case Act::relu: return v < T(0) ? T(0) : v;
-    case Act::sigmoid: return T(1) / (T(1) + std::exp(-v));
-    case Act::tanh: return std::tanh(v);
-    default: return v;
+    case Act::relu: return select(x < splat<V>(T(0)), splat<V>(T(0)), x);  // NaN stays NaN
+    case Act::sigmoid: return vsigmoid(x);
+    case Act::tanh: return vtanh(x);
+    default: return x;
+  }
+}
+
+// What a micro-kernel call does around its rank-1 updates.
+template <class T>
+struct TileOps {
+  bool load_c;      // start from C (accumulate or a later K slice) instead of zero
+  const T* bias;    // last K slice only: NR bias values of this panel, or null
+  Act act;          // last K slice only, else linear
+};
+
+#if CNNEXT_VEC_BYTES > 0
+// C[0:MR, 0:nc] (op)= Ap . Bp over kc: Ap packed kc x MR (k-major), Bp one panel row stride NR.
+// NV vectors per row (NV * W >= nc); columns past nc are computed from zero padding, not stored.
+template <class T, int MR, int NV>
+void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T* __restrict c,
+                  int64_t ldc, int nc, const TileOps<T>& op) {
+  using V = vec_t<T>;
+  constexpr int W = kWidth<T>;
+  constexpr int NR = nr_of<T>();
+  const bool full = nc == NV * W;
+  V acc[MR][NV];
+  if (op.load_c) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        const int left = nc - v * W;
+        acc[i][v] = full || left >= W ? load<V>(c + i * ldc + v * W)
+                                       : load_partial<V>(c + i * ldc + v * W, left);
+      }
+  } else {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = splat<V>(T(0));
+  }
+  for (int64_t k = 0; k < kc; ++k) {
+    V b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) b[v] = load<V>(bp + k * NR + v * W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const V a = splat<V>(ap[k * MR + i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] += a * b[v];
+    }
+  }
+  if (op.bias) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const V bv = load<V>(op.bias + v * W);  // panel-padded bias (see gemm below)
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) acc[i][v] += bv;
+    }
+  }
+  if (op.act != Act::linear) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = activate(acc[i][v], op.act);
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const int left = nc - v * W;
+      if (full || left >= W) store(c + i * ldc + v * W, acc[i][v]);
+      else if (left > 0) store_partial(c + i * ldc + v * W, acc[i][v], left);
+    }
+}
+
+template <class T, int MR>
+void run_tile(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int nc,
+              const TileOps<T>& op) {
+  if (nc > kWidth<T> * (kNV - 1)) micro_kernel<T, MR, kNV>(kc, ap, bp, c, ldc, nc, op);
+  else micro_kernel<T, MR, 1>(kc, ap, bp, c, ldc, nc, op);
+}
+
+// Picks the MR = mr instantiation (the last strip of M may be shorter than kMR).
+template <class T, int MR = kMR>
+void run_rows(int mr, int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int nc,
+              const TileOps<T>& op) {
+  if constexpr (MR >= 1) {
+    if (mr == MR) return run_tile<T, MR>(kc, ap, bp, c, ldc, nc, op);
+    run_rows<T, MR - 1>(mr, kc, ap, bp, c, ldc, nc, op);
+  }
+}
+
+// Rows [m0, m0+mr) x K slice [k0, k0+kc) of A into ap, k-major (ap[k*mr + i]).
+template <class T>
+void pack_a(int mr, int64_t kc, const T* A, int64_t rs_a, int64_t cs_a, T* ap) {
+  if (cs_a == 1) {
+    for (int i = 0; i < mr; ++i) {
+      const T* a = A + i * rs_a;
+      for (int64_t k = 0; k < kc; ++k) ap[k * mr + i] = a[k];
+    }
+  } else {
+    for (int64_t k = 0; k < kc; ++k) {
+      const T* a = A + k * cs_a;
+      for (int i = 0; i < mr; ++i) ap[k * mr + i] = a[i * rs_a];
+    }
   }
 }
 
 template <class T>
 void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
           const T* packed_b, T* C, int64_t ldc, const GemmEpilogue<T>& ep) {
-  for (int64_t m = 0; m < M; ++m) {
-    T* c = C + m * ldc;
-    for (int64_t n = 0; n < N; ++n) c[n] = ep.accumulate ? c[n] : T(0);
-    for (int64_t k = 0; k < K; ++k) {
-      const T a = A[m * rs_a + k * cs_a];
-      const T* b = packed_b + k * N;
-      for (int64_t n = 0; n < N; ++n) c[n] += a * b[n];
+  constexpr int NR = nr_of<T>();
+  if (M <= 0 || N <= 0) return;
+  const int64_t panels = (N + NR - 1) / NR;
+  const int64_t nslices = K <= kKcMax ? 1 : (K + kKcMax - 1) / kKcMax;
+  const int64_t KC = nslices == 1 ? K : (K + nslices - 1) / nslices;
+  int64_t block = kL2Bytes / ((KC > 0 ? KC : 1) * NR * int64_t(sizeof(T)));
+  if (block < 1) block = 1;
+  alignas(64) T ap[kMR * kKcMax];
+  alignas(64) T bias_tail[NR];  // the last panel's bias, zero-padded to NR
+  for (int64_t p0 = 0; p0 < panels; p0 += block) {
+    const int64_t p1 = p0 + block < panels ? p0 + block : panels;
+    for (int64_t k0 = 0; k0 == 0 || k0 < K; k0 += KC) {
+      const int64_t kc = K - k0 < KC ? K - k0 : KC;
+      const bool last = k0 + kc >= K;
+      for (int64_t m0 = 0; m0 < M; m0 += kMR) {
+        const int mr = static_cast<int>(M - m0 < kMR ? M - m0 : kMR);
+        pack_a(mr, kc, A + m0 * rs_a + k0 * cs_a, rs_a, cs_a, ap);
+        for (int64_t p = p0; p < p1; ++p) {
+          const int64_t n0 = p * NR;
+          const int nc = static_cast<int>(N - n0 < NR ? N - n0 : NR);
+          TileOps<T> op{k0 > 0 || ep.accumulate, nullptr, last ? ep.act : Act::linear};
+          if (last && ep.bias) {
+            if (nc == NR) {
+              op.bias = ep.bias + n0;
+            } else {
+              for (int j = 0; j < NR; ++j) bias_tail[j] = j < nc ? ep.bias[n0 + j] : T(0);
+              op.bias = bias_tail;
+            }
+          }
+          run_rows<T>(mr, kc, ap, packed_b + p * K * NR + k0 * NR, C + m0 * ldc + n0, ldc, nc,
+                      op);
+        }
+      }
     }
-    for (int64_t n = 0; n < N; ++n) c[n] = activate(c[n] + (ep.bias ? ep.bias[n] : T(0)), ep.act);
   }
 }
 
+#else  // scalar: the reference, plain loops over the same panel layout.
+
+template <class T>
+void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
+          const T* packed_b, T* C, int64_t ldc, const GemmEpilogue<T>& ep) {
+  constexpr int NR = nr_of<T>();
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t n0 = 0; n0 < N; n0 += NR) {
+      const int nc = static_cast<int>(N - n0 < NR ? N - n0 : NR);
+      const T* bp = packed_b + n0 * K;
+      T* c = C + m * ldc + n0;
+      T acc[NR];
+      for (int j = 0; j < NR; ++j) acc[j] = ep.accumulate && j < nc ? c[j] : T(0);
+      for (int64_t k = 0; k < K; ++k) {
+        const T a = A[m * rs_a + k * cs_a];
+        for (int j = 0; j < NR; ++j) acc[j] += a * bp[k * NR + j];
+      }
+      for (int j = 0; j < nc; ++j)
+        c[j] = activate(ep.bias ? acc[j] + ep.bias[n0 + j] : acc[j], ep.act);
+    }
+  }
+}
+
+#endif
+
 template <class T>
 constexpr GemmKernelsT<T> table() {
-  return {&packed_b_size<T>, &pack_b<T>, &gemm<T>};
+  return {&packed_b_size<T>, &pack_b<T>, &gemm<T>, nr_of<T>(),
+          CNNEXT_VEC_BYTES == 0 ? 1 : kMR};
 }
 
 }  // namespace

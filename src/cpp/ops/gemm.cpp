@@ -1,0 +1,120 @@
+#include "ops/gemm.h"
+
+#include "common/parallel.h"
+
+namespace cnnext {
+namespace {
+
+constexpr int64_t kSerialFlops = 2 * 48 * 48 * 48;  // below this a thread region costs more
+constexpr int64_t kKChunk = 2048;                   // fixed K chunk of the split-K path
+
+// Chooses ms x ns blocks of (M strips) x (N panels) for nt threads, minimising the largest block.
+void choose_grid(int64_t strips, int64_t panels, int64_t nt, int64_t* ms, int64_t* ns) {
+  int64_t best = -1;
+  *ms = 1;
+  *ns = 1;
+  for (int64_t m = 1; m <= nt && m <= strips; ++m) {
+    int64_t n = (nt + m - 1) / m;
+    if (n > panels) n = panels;
+    const int64_t cost = ((strips + m - 1) / m) * ((panels + n - 1) / n);
+    if (best < 0 || cost < best) {
+      best = cost;
+      *ms = m;
+      *ns = n;
+    }
+  }
+}
+
+}  // namespace
+
+template <class T>
+std::vector<T> pack_b_threaded(int64_t K, int64_t N, const T* B, int64_t rs_b, int64_t cs_b) {
+  const auto& k = gemm_kernels_for<T>();
+  std::vector<T> packed(static_cast<size_t>(k.packed_b_size(K, N)));
+  const int64_t nr = k.nr, panels = (N + nr - 1) / nr;
+  const int64_t grain = 1 + (64 * 1024) / (K * nr + 1);  // panels per task: >= ~64K elements
+  T* out = packed.data();
+  parallel_for(0, panels, grain, [&](int64_t p0, int64_t p1) {
+    const int64_t n0 = p0 * nr, n1 = p1 * nr < N ? p1 * nr : N;
+    k.pack_b(K, n1 - n0, B + n0 * cs_b, rs_b, cs_b, out + p0 * K * nr);
+  });
+  return packed;
+}
+
+template <class T>
+void gemm_packed_threaded(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
+                          const T* packed_b, T* C, int64_t ldc, const GemmEpilogue<T>& ep) {
+  const auto& k = gemm_kernels_for<T>();
+  if (M <= 0 || N <= 0) return;
+  const int64_t nr = k.nr, mr = k.mr;
+  const int64_t strips = (M + mr - 1) / mr, panels = (N + nr - 1) / nr;
+  int64_t nt = get_num_threads();
+  if (2 * M * N * (K > 0 ? K : 1) < kSerialFlops * 2) nt = 1;
+  if (nt <= 1) {
+    k.gemm(M, N, K, A, rs_a, cs_a, packed_b, C, ldc, ep);
+    return;
+  }
+  int64_t ms, ns;
+  choose_grid(strips, panels, nt, &ms, &ns);
+  parallel_for(0, ms * ns, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t mi = t / ns, ni = t % ns;
+      const int64_t m0 = strips * mi / ms * mr, m1e = strips * (mi + 1) / ms * mr;
+      const int64_t p0 = panels * ni / ns, p1 = panels * (ni + 1) / ns;
+      const int64_t m1 = m1e < M ? m1e : M, n0 = p0 * nr, n1 = p1 * nr < N ? p1 * nr : N;
+      if (m1 <= m0 || n1 <= n0) continue;
+      GemmEpilogue<T> e = ep;
+      if (ep.bias) e.bias = ep.bias + n0;
+      k.gemm(m1 - m0, n1 - n0, K, A + m0 * rs_a, rs_a, cs_a, packed_b + p0 * K * nr,
+             C + m0 * ldc + n0, ldc, e);
+    }
+  });
+}
+
+template <class T>
+void matmul_threaded(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
+                     const T* B, int64_t rs_b, int64_t cs_b, T* C, int64_t ldc,
+                     const GemmEpilogue<T>& ep) {
+  if (M <= 0 || N <= 0) return;
+  // Split K only from the shapes (never from the thread count), and only without an epilogue.
+  const bool split = K >= 2 * kKChunk && K >= 16 * (M + N) && !ep.bias && ep.act == Act::linear;
+  if (!split) {
+    const std::vector<T> packed = pack_b_threaded(K, N, B, rs_b, cs_b);
+    gemm_packed_threaded(M, N, K, A, rs_a, cs_a, packed.data(), C, ldc, ep);
+    return;
+  }
+  const auto& k = gemm_kernels_for<T>();
+  const int64_t nchunks = (K + kKChunk - 1) / kKChunk, mn = M * N;
+  std::vector<T> partial(static_cast<size_t>(nchunks * mn));
+  parallel_chunks(0, K, kKChunk, [&](int64_t c, int64_t k0, int64_t k1) {
+    std::vector<T> packed(static_cast<size_t>(k.packed_b_size(k1 - k0, N)));
+    k.pack_b(k1 - k0, N, B + k0 * rs_b, rs_b, cs_b, packed.data());
+    k.gemm(M, N, k1 - k0, A + k0 * cs_a, rs_a, cs_a, packed.data(), partial.data() + c * mn, N,
+           GemmEpilogue<T>{});
+  });
+  // Fixed-order reduce: C[i, j] (+)= partial[0] + partial[1] + ... per element.
+  parallel_for(0, M, 1 + 16384 / N, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      T* c = C + r * ldc;
+      if (!ep.accumulate)
+        for (int64_t j = 0; j < N; ++j) c[j] = T(0);
+      for (int64_t q = 0; q < nchunks; ++q) {
+        const T* p = partial.data() + q * mn + r * N;
+        for (int64_t j = 0; j < N; ++j) c[j] += p[j];
+      }
+    }
+  });
+}
+
+#define CNNEXT_INSTANTIATE(T)                                                                    \
+  template std::vector<T> pack_b_threaded<T>(int64_t, int64_t, const T*, int64_t, int64_t);      \
+  template void gemm_packed_threaded<T>(int64_t, int64_t, int64_t, const T*, int64_t, int64_t,   \
+                                        const T*, T*, int64_t, const GemmEpilogue<T>&);          \
+  template void matmul_threaded<T>(int64_t, int64_t, int64_t, const T*, int64_t, int64_t,        \
+                                   const T*, int64_t, int64_t, T*, int64_t,                      \
+                                   const GemmEpilogue<T>&);
+CNNEXT_INSTANTIATE(float)
+CNNEXT_INSTANTIATE(double)
+#undef CNNEXT_INSTANTIATE
+
+}  // namespace cnnext
