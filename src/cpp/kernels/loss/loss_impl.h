@@ -1,0 +1,243 @@
+// Loss kernels, written once against simd/vec.h and compiled per ISA. One row (sample) at a time;
+// each pass is a vector loop plus a scalar tail through the same generic lambda.
+#include <cmath>
+
+#include "kernels/loss/loss.h"
+#include "kernels/loss/vlog.h"
+#include "simd/vec.h"
+
+namespace cnnext {
+namespace CNNEXT_ISA_NS {
+namespace {
+
+// f(zero of V, i) over vector blocks of [0, k), then f(zero of T, i) over the tail.
+template <class T, class F>
+CNNEXT_INLINE void row_each(int64_t k, F f) {
+  using V = vec_t<T>;
+  constexpr int W = kWidth<T>;
+  int64_t i = 0;
+  for (; i + W <= k; i += W) f(V{}, i);
+  for (; i < k; ++i) f(T{}, i);
+}
+
+// Sum over the row of f(zero, i) (vector accumulator, then the tail, in a fixed order).
+template <class T, class F>
+CNNEXT_INLINE T row_sum(int64_t k, F f) {
+  using V = vec_t<T>;
+  constexpr int W = kWidth<T>;
+  V acc = splat<V>(T(0));
+  T tail = 0;
+  int64_t i = 0;
+  for (; i + W <= k; i += W) acc += f(V{}, i);
+  for (; i < k; ++i) tail += f(T{}, i);
+  return hsum(acc) + tail;
+}
+
+template <class T>
+CNNEXT_INLINE T row_max(const T* x, int64_t k) {  // NaN-propagating, as np.max
+  using V = vec_t<T>;
+  constexpr int W = kWidth<T>;
+  V m = splat<V>(T(-__builtin_inf()));
+  T tail = T(-__builtin_inf());
+  int64_t i = 0;
+  for (; i + W <= k; i += W) m = max_nan(m, load<V>(x + i));
+  for (; i < k; ++i) tail = max_nan(tail, x[i]);
+  return max_nan(hmax_nan(m), tail);
+}
+
+template <class V>
+CNNEXT_INLINE V clip_eps(V q) {  // np.clip(q, eps, 1 - eps): NaN stays NaN
+  using T = lane_t<V>;
+  const V lo = splat<V>(T(kLossEpsilon)), hi = splat<V>(T(1.0 - kLossEpsilon));
+  V c = select(q < lo, lo, q);
+  return select(c > hi, hi, c);
+}
+
+template <class V>
+CNNEXT_INLINE auto clipped(V q) {  // lanes where clip_eps is flat (its gradient is 0)
+  using T = lane_t<V>;
+  return (q < splat<V>(T(kLossEpsilon))) | (q > splat<V>(T(1.0 - kLossEpsilon)));
+}
+
+// ---- targets: a dense y_true row, or one_hot(label) built on the fly ----------------------------
+template <class T>
+struct DenseTarget {
+  const T* y;
+  template <class V>
+  CNNEXT_INLINE V at(int64_t i) const {
+    return load<V>(y + i);
+  }
+};
+
+template <class T>
+struct OneHotTarget {
+  int64_t label;
+  template <class V>
+  CNNEXT_INLINE V at(int64_t i) const {
+    V v = splat<V>(T(0));
+    const int64_t d = label - i;
+    if (d >= 0 && d < width_v<V>) {
+      if constexpr (width_v<V> == 1) v = T(1);
+      else v[d] = T(1);
+    }
+    return v;
+  }
+};
+
+// ---- rows ---------------------------------------------------------------------------------------
+template <bool Grad, class T>
+T bce_row(const T* y, const T* p, T* g, int64_t k, T gs) {
+  const T sum = row_sum<T>(k, [&](auto z, int64_t i) {
+    using V = decltype(z);
+    const V one = splat<V>(T(1)), Y = load<V>(y + i), P = load<V>(p + i);
+    const V c = clip_eps(P);
+    if constexpr (Grad)
+      store(g + i, select(clipped(P), splat<V>(T(0)), -Y / c + (one - Y) / (one - c)) * splat<V>(gs));
+    return -(Y * vlog(c) + (one - Y) * vlog(one - c));
+  });
+  return sum / T(k);
+}
+
+template <bool Grad, class T>
+T bce_logits_row(const T* y, const T* x, T* g, int64_t k, T gs) {
+  const T sum = row_sum<T>(k, [&](auto z, int64_t i) {
+    using V = decltype(z);
+    const V zero = splat<V>(T(0)), one = splat<V>(T(1)), Y = load<V>(y + i), X = load<V>(x + i);
+    const V e = vexp(-vabs(X));  // in (0, 1]; NaN for NaN
+    if constexpr (Grad) {
+      const V s = one / (one + e);  // sigmoid(|x|); sigmoid(-|x|) = e * s
+      store(g + i, (select(X < zero, e * s, s) - Y) * splat<V>(gs));
+    }
+    return (one - Y) * select(X > zero, X, zero) - Y * select(X < zero, X, zero) + vlog1p_pos(e);
+  });
+  return sum / T(k);
+}
+
+template <bool Grad, class T>
+T mse_row(const T* y, const T* p, T* g, int64_t k, T gs) {
+  const T sum = row_sum<T>(k, [&](auto z, int64_t i) {
+    using V = decltype(z);
+    const V d = load<V>(p + i) - load<V>(y + i);
+    if constexpr (Grad) store(g + i, splat<V>(T(2) * gs) * d);
+    return d * d;
+  });
+  return sum / T(k);
+}
+
+// Probabilities: q = p / sum(p), c = clip(q), loss = -sum y log c. With g_j = -y_j / c_j (0 where
+// clipped), d loss / d p_i = (g_i - sum_j g_j q_j) / sum(p).
+template <bool Grad, class T, class Tgt>
+T cce_row(const Tgt& tgt, const T* p, T* g, int64_t k, T gs) {
+  const T s = row_sum<T>(k, [&](auto z, int64_t i) { return load<decltype(z)>(p + i); });
+  const T loss = -row_sum<T>(k, [&](auto z, int64_t i) {
+    using V = decltype(z);
+    const V q = load<V>(p + i) / splat<V>(s);
+    return tgt.template at<V>(i) * vlog(clip_eps(q));
+  });
+  if constexpr (Grad) {
+    const T G = row_sum<T>(k, [&](auto z, int64_t i) {
+      using V = decltype(z);
+      const V q = load<V>(p + i) / splat<V>(s);
+      const V gi = select(clipped(q), splat<V>(T(0)), -tgt.template at<V>(i) / clip_eps(q));
+      store(g + i, gi);
+      return gi * q;
+    });
+    row_each<T>(k, [&](auto z, int64_t i) {
+      using V = decltype(z);
+      store(g + i, (load<V>(g + i) - splat<V>(G)) / splat<V>(s) * splat<V>(gs));
+    });
+  }
+  return loss;
+}
+
+// Logits: log_softmax(x) = (x - max) - log(sum(exp(x - max))), loss = -sum y log_softmax(x);
+// d loss / d x = softmax(x) * sum(y) - y.
+template <bool Grad, class T, class Tgt>
+T cce_logits_row(const Tgt& tgt, const T* x, T* g, int64_t k, T gs) {
+  const T m = row_max(x, k);
+  const T s = row_sum<T>(k, [&](auto z, int64_t i) {
+    using V = decltype(z);
+    const V e = vexp(load<V>(x + i) - splat<V>(m));
+    if constexpr (Grad) store(g + i, e);
+    return e;
+  });
+  const T ls = std::log(s);
+  const T loss = -row_sum<T>(k, [&](auto z, int64_t i) {
+    using V = decltype(z);
+    return tgt.template at<V>(i) * ((load<V>(x + i) - splat<V>(m)) - splat<V>(ls));
+  });
+  if constexpr (Grad) {
+    const T sy = row_sum<T>(k, [&](auto z, int64_t i) { return tgt.template at<decltype(z)>(i); });
+    const T a = sy / s;
+    row_each<T>(k, [&](auto z, int64_t i) {
+      using V = decltype(z);
+      store(g + i, (load<V>(g + i) * splat<V>(a) - tgt.template at<V>(i)) * splat<V>(gs));
+    });
+  }
+  return loss;
+}
+
+// ---- batch drivers ------------------------------------------------------------------------------
+template <class T, T (*RowG)(const T*, const T*, T*, int64_t, T),
+          T (*Row)(const T*, const T*, T*, int64_t, T)>
+void dense_loss(const T* y, const T* p, T* loss, T* grad, int64_t rows, int64_t k, T gs) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t o = r * k;
+    loss[r] = grad ? RowG(y + o, p + o, grad + o, k, gs) : Row(y + o, p + o, nullptr, k, gs);
+  }
+}
+
+template <class T, bool Logits>
+void cce(const T* y, const T* p, T* loss, T* grad, int64_t rows, int64_t k, T gs) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t o = r * k;
+    const DenseTarget<T> t{y + o};
+    if (Logits)
+      loss[r] = grad ? cce_logits_row<true>(t, p + o, grad + o, k, gs)
+                     : cce_logits_row<false>(t, p + o, static_cast<T*>(nullptr), k, gs);
+    else
+      loss[r] = grad ? cce_row<true>(t, p + o, grad + o, k, gs)
+                     : cce_row<false>(t, p + o, static_cast<T*>(nullptr), k, gs);
+  }
+}
+
+template <class T, bool Logits>
+void sparse_cce(const int64_t* labels, const T* p, T* loss, T* grad, int64_t rows, int64_t k,
+                T gs) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t o = r * k;
+    const OneHotTarget<T> t{labels[r]};
+    if (Logits)
+      loss[r] = grad ? cce_logits_row<true>(t, p + o, grad + o, k, gs)
+                     : cce_logits_row<false>(t, p + o, static_cast<T*>(nullptr), k, gs);
+    else
+      loss[r] = grad ? cce_row<true>(t, p + o, grad + o, k, gs)
+                     : cce_row<false>(t, p + o, static_cast<T*>(nullptr), k, gs);
+  }
+}
+
+template <class T>
+void log_elementwise(const T* x, T* y, int64_t n) {
+  map_unary(x, y, n, [](auto v) { return vlog(v); });
+}
+
+template <class T>
+constexpr LossKernelsT<T> table() {
+  return {&dense_loss<T, &bce_row<true, T>, &bce_row<false, T>>,
+          &dense_loss<T, &bce_logits_row<true, T>, &bce_logits_row<false, T>>,
+          &cce<T, false>,
+          &cce<T, true>,
+          &sparse_cce<T, false>,
+          &sparse_cce<T, true>,
+          &dense_loss<T, &mse_row<true, T>, &mse_row<false, T>>,
+          &log_elementwise<T>};
+}
+
+}  // namespace
+}  // namespace CNNEXT_ISA_NS
+
+extern const LossKernels CNNEXT_KERNEL_TABLE(loss);
+const LossKernels CNNEXT_KERNEL_TABLE(loss) = {CNNEXT_ISA_NS::table<float>(),
+                                               CNNEXT_ISA_NS::table<double>()};
+
+}  // namespace cnnext
