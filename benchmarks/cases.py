@@ -278,6 +278,12 @@ def _cnnext_adam(env, state):
     keys = ("param", "grad", "m", "v", "step", "lr", "beta1", "beta2", "eps")
     mapping = param_map(fn, f"cnnext.ops.{name}", keys)
     hyper = dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7)
+    if mapping.get("param", ("",))[0] in ("params", "variables"):  # one call over lists of arrays
+        def run():
+            state.step += 1
+            call_with(fn, mapping, dict(param=state.params, grad=state.grads, m=state.m, v=state.v,
+                                        step=state.step, **hyper))
+        return run
     arrays = list(zip(state.params, state.grads, state.m, state.v))
 
     def run():

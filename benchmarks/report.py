@@ -75,7 +75,7 @@ def _cell(d, notes):
 def table(records, peak):
     """The text table: one row per case, one footnote per distinct n/a reason."""
     notes = _Notes()
-    cols = ["case", "shape"] + [HEAD[i] for i in IMPLS] + ["cnnext rate", "% peak", "vs fastest peer"]
+    cols = ["case", "shape"] + [HEAD[i] for i in IMPLS] + ["cnnext rate", "% sgemm", "vs fastest peer"]
     rows = []
     for rec in records:
         res = rec["results"]
@@ -102,9 +102,11 @@ def table(records, peak):
     out.append("")
     out.append("Times: minimum over the timed runs (warm-up dropped; medians in the JSON). "
                "'vs fastest peer' = fastest peer's time / cnnext's time (>1: cnnext faster).")
+    out.append("Rates count the nominal FLOPs (2 per multiply-add; the model: 3x its forward "
+               "FLOPs per image trained) or the minimum bytes read + written.")
     if peak:
-        out.append(f"% peak = cnnext's rate / OpenBLAS sgemm {peak['n']}^3 ceiling measured in this run "
-                   f"({peak['gflops']:.1f} GFLOP/s at {peak['threads']} threads"
+        out.append(f"% sgemm = cnnext's rate / the OpenBLAS sgemm {peak['n']}^3 rate measured in this run "
+                   f"({peak['gflops']:.1f} GFLOP/s at {peak['threads']} thread{'s' if peak['threads'] != 1 else ''}"
                    + (f", {peak['gflops_1thread']:.1f} at 1 thread" if peak.get("gflops_1thread") else "")
                    + ").")
     for rec in records:
