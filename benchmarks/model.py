@@ -76,7 +76,10 @@ def _keras_like(env, which, xt, yt, xv, what):
     m = keras_like_model(models, layers)
     m.fit(xt[:64], yt[:64], batch_size=32, epochs=1, verbose=0)  # build + warm the train step
     if what == "fit":
-        return lambda: m.fit(xt, yt, batch_size=32, epochs=1, verbose=0)
+        def epoch():
+            m.fit(xt, yt, batch_size=32, epochs=1, verbose=0)
+            return lambda x: m.predict(x, batch_size=256, verbose=0)
+        return epoch
     return lambda: m.predict(xv, batch_size=256, verbose=0)
 
 
@@ -101,6 +104,10 @@ def _torch(env, xt, yt, xv, what):
     lossf = nn.BCELoss()
     g = torch.Generator().manual_seed(0)
 
+    def predict(x):
+        with torch.no_grad():
+            return m(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy()
+
     def epoch():
         perm = torch.randperm(len(X), generator=g)
         for i in range(0, len(X), 32):
@@ -108,7 +115,16 @@ def _torch(env, xt, yt, xv, what):
             opt.zero_grad()
             lossf(m(X[idx]), Y[idx]).backward()
             opt.step()
+        return predict
     return epoch
+
+
+def _accuracy(xv, yv):
+    """A check of a fit's result (a predict function): validation accuracy, as a note."""
+    def check(predict):
+        p = np.asarray(predict(xv)).reshape(-1)
+        return f"val acc {np.mean((p > 0.5) == (yv > 0.5)):.3f}"
+    return check
 
 
 def model_case(what, n_train, n_pred):
@@ -125,7 +141,11 @@ def model_case(what, n_train, n_pred):
                           else Unavailable(env.reason("torch")))
         impls["keras"] = (_maybe(lambda: _keras_like(env, "keras", xt, yt, xv, what))
                           if env.keras is not None else Unavailable(env.reason("keras")))
-        return impls, {}
+        checks = {}
+        if what == "fit":
+            acc = _accuracy(data["xv"], data["yv"])
+            checks = {k: acc for k in ("cnnext", "torch", "keras")}
+        return impls, checks
 
     if what == "fit":
         scale = TRAIN / n_train
@@ -136,6 +156,8 @@ def model_case(what, n_train, n_pred):
         name, shape = "seed model predict", f"{PREDICT} imgs b256"
         work = 2.0 * PREDICT * _SEED_FWD_FLOPS
     note = None if scale == 1 else f"measured on {n_train if what == 'fit' else n_pred} images, x{scale:g}"
+    if what == "fit":
+        note = (note + "; " if note else "") + "val acc on 2000 held-out images after the warm-up epoch"
     return Case("model", name, shape, work, "GFLOP/s", build, scale=scale, note=note)
 
 

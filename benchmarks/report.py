@@ -111,7 +111,9 @@ def table(records, peak):
                    + ").")
     for rec in records:
         if rec.get("note"):
-            out.append(f"  * {rec['name']}: {rec['note']}")
+            extra = [f"{HEAD[k]} {v['check'].split()[-1]}" for k, v in rec["results"].items()
+                     if v.get("check", "").startswith("val acc")]
+            out.append(f"  * {rec['name']}: {rec['note']}" + (f": {', '.join(extra)}" if extra else ""))
     out += notes.lines()
     return "\n".join(out)
 
@@ -134,7 +136,7 @@ def write_png(path, records, title):
     rows = [r for r in records if "fastest_peer" in r]
     if not rows:
         return "no case has a peer result"
-    fig, ax = plt.subplots(figsize=(10, 0.32 * len(rows) * len(IMPLS) / 2 + 1.5))
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
     height = 0.8 / len(IMPLS)
     colors = {"cnnext": "tab:red", "numpy": "tab:gray", "torch": "tab:orange", "keras": "tab:blue"}
     for j, impl in enumerate(IMPLS):
