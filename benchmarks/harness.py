@@ -160,6 +160,22 @@ def _sample(fn, number):
     return (time.perf_counter() - t) / number
 
 
+def _warm_up(name, fn, check):
+    """One dropped call; returns (Result, seconds) — status ok, or why the implementation is out."""
+    if isinstance(fn, Exception):
+        return Result("unavailable" if isinstance(fn, Unavailable) else "failed", str(fn)), None
+    try:
+        t = time.perf_counter()
+        out = _call(fn)
+        seconds = time.perf_counter() - t
+        note = check(out) if check else ""
+    except Unavailable as e:
+        return Result("unavailable", str(e)), None
+    except Failed as e:
+        return Result("failed", str(e)), None
+    return Result(check=note or ""), seconds
+
+
 def measure(impls, budget, checks=None):
     """Time every callable in ``impls`` (name -> callable, or an Unavailable/Failed instance).
 
@@ -168,25 +184,10 @@ def measure(impls, budget, checks=None):
     Returns name -> Result."""
     results, live, number, warm = {}, {}, {}, {}
     for name, fn in impls.items():
-        if isinstance(fn, Exception):
-            results[name] = Result("unavailable" if isinstance(fn, Unavailable) else "failed", str(fn))
-            continue
-        try:
-            t = time.perf_counter()
-            out = _call(fn)
-            warm[name] = time.perf_counter() - t
-            check = (checks or {}).get(name)
-            note = check(out) if check else ""
-            del out
-        except Unavailable as e:
-            results[name] = Result("unavailable", str(e))
-            continue
-        except Failed as e:
-            results[name] = Result("failed", str(e))
-            continue
-        results[name] = Result(check=note or "")
-        live[name] = fn
-        number[name] = max(1, math.ceil(budget.min_sample / max(warm[name], 1e-7)))
+        results[name], seconds = _warm_up(name, fn, (checks or {}).get(name))
+        if seconds is not None:
+            live[name], warm[name] = fn, seconds
+            number[name] = max(1, math.ceil(budget.min_sample / max(seconds, 1e-7)))
     samples = {n: [] for n in live}
     start = time.perf_counter()
     rounds = 0
@@ -194,12 +195,11 @@ def measure(impls, budget, checks=None):
         for name, fn in list(live.items()):
             try:
                 samples[name].append(_sample(fn, number[name]))
-            except (Unavailable, Failed) as e:  # pragma: no cover - flaky implementations
-                results[name] = Result("failed", f"failed on a timed run: {e}")
+            except Exception as e:  # an implementation that fails only sometimes
+                results[name] = Result("failed", f"failed on a timed run: {type(e).__name__}: {e}")
                 del live[name]
         rounds += 1
-        slow_done = {n for n in live if warm[n] > budget.slow and rounds >= min(budget.min_runs, 2)}
-        for n in slow_done:
+        for n in [n for n in live if warm[n] > budget.slow and rounds >= min(budget.min_runs, 2)]:
             del live[n]
         if rounds >= budget.max_runs:
             break

@@ -206,3 +206,16 @@ def test_other_references():
     # Keras's first step: lr * g / (|g| + eps / sqrt(1 - beta2)), i.e. about lr * sign(g).
     np.testing.assert_allclose(st.params[0], p0 - 0.1 * g / (np.abs(g) + 1e-7 / np.sqrt(0.001)),
                                rtol=1e-12)
+
+
+def test_failures_during_timed_runs_are_reported():
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("third call breaks")
+    res = harness.measure({"f": flaky, "g": lambda: None},
+                          harness.Budget(min_runs=4, max_runs=4, seconds=0, min_sample=0))
+    assert res["f"].status == "failed" and "RuntimeError: third call breaks" in res["f"].reason
+    assert res["g"].status == "ok" and res["g"].runs == 4
