@@ -148,3 +148,23 @@ def test_lambda_callback_and_csv_logger(tmp_path):
     assert seen == [0, 1]
     lines = open(path).read().splitlines()
     assert lines[0] == "epoch,accuracy,loss" and len(lines) == 3
+
+
+def test_model_checkpoint_with_real_saving(tmp_path):
+    pytest.importorskip("h5py")
+    x, y = _data()
+    model = _model()
+    path = str(tmp_path / "best.keras")
+    model.fit(x, y, epochs=3, verbose=0, validation_data=(x, y),
+              callbacks=[C.ModelCheckpoint(path, save_best_only=True)])
+    assert os.listdir(tmp_path) == ["best.keras"]
+    loaded = keras.models.load_model(path)
+    assert loaded.get_config() == model.get_config()
+    wpath = str(tmp_path / "w{epoch}.weights.h5")
+    model.fit(x, y, epochs=2, verbose=0,
+              callbacks=[C.ModelCheckpoint(wpath, save_weights_only=True)])
+    assert sorted(os.listdir(tmp_path)) == ["best.keras", "w1.weights.h5", "w2.weights.h5"]
+    other = _model()
+    other.load_weights(str(tmp_path / "w2.weights.h5"))
+    for a, b in zip(other.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)

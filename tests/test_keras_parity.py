@@ -35,18 +35,13 @@ def _data(n=64, seed=0):
     return x, (x[:, :14].mean(axis=(1, 2, 3)) > x[:, 14:].mean(axis=(1, 2, 3))).astype("float32")
 
 
-def test_same_weights_same_predictions():
+@pytest.mark.parametrize("opt", ["adam", "rmsprop"])  # (each Keras fit costs a JAX compile)
+def test_same_predictions_then_one_epoch_same_weights(opt):
     k, c = _pair()
-    x, _ = _data()
+    x, y = _data()
     np.testing.assert_allclose(c.predict(x, verbose=0), k.predict(x, verbose=0), rtol=1e-4,
                                atol=1e-6)
     assert [w.shape for w in c.get_weights()] == [tuple(w.shape) for w in k.get_weights()]
-
-
-@pytest.mark.parametrize("opt", ["sgd", "adam", "rmsprop"])
-def test_one_epoch_same_weights(opt):
-    k, c = _pair()
-    x, y = _data()
     k.compile(loss="binary_crossentropy", optimizer=opt, metrics=["accuracy"])
     c.compile(loss="binary_crossentropy", optimizer=opt, metrics=["accuracy"])
     hk = k.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0, validation_split=0.25)
@@ -95,3 +90,38 @@ def test_layer_config_keys_match():
         missing = set(kk.get_config()) - set(ck.get_config())
         assert not missing - {"lora_rank", "lora_alpha", "quantization_config", "renorm",
                               "renorm_clipping", "renorm_momentum"}, (type(ck), missing)
+
+
+def _normalized(text):
+    """What a terminal shows, with ANSI codes dropped and every digit masked (timings)."""
+    import re
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    lines = [line.split("\r")[-1].replace("\b", "") for line in text.split("\n")]
+    text = "\n".join(lines)
+    text = re.sub(r"\d+(us|ms|s)/step", "T/step", text)
+    return re.sub(r"\d", "9", text)
+
+
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_fit_evaluate_predict_output_and_history(capsys, verbose):
+    outputs, hists = [], []
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((100, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    for lib in (keras, cnnext):
+        lib.utils.set_random_seed(0)
+        m = lib.Sequential([lib.Input((3,)), lib.layers.Dense(1, activation="sigmoid")])
+        m.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+        cbs = [lib.callbacks.EarlyStopping(monitor="val_accuracy", patience=0, verbose=1,
+                                           restore_best_weights=True),
+               lib.callbacks.ReduceLROnPlateau(monitor="loss", patience=0, verbose=1)]
+        h = m.fit(x, y, epochs=3, batch_size=10, verbose=verbose, validation_split=0.2,
+                  callbacks=cbs)
+        m.evaluate(x, y, verbose=verbose)
+        m.predict(x[:5], verbose=verbose)
+        hists.append((h.params, list(h.history)))
+        outputs.append(_normalized(capsys.readouterr().out))
+    assert hists[0] == hists[1]
+    k_lines, c_lines = outputs[0].splitlines(), outputs[1].splitlines()
+    assert [l for l in c_lines if "step" in l or "Epoch" in l] == \
+        [l for l in k_lines if "step" in l or "Epoch" in l]

@@ -334,3 +334,25 @@ def test_set_weights_errors():
     with pytest.raises(ValueError, match=r"weight shape \(3, 2\) is not compatible with provided "
                        r"weight shape \(2, 2\)"):
         layer.set_weights([np.zeros((2, 2)), np.zeros(2)])
+
+
+def test_dense_on_3d_input_and_keepdims_global_pool_backward():
+    layer = L.Dense(3, activation="tanh", dtype="float64")
+    _check_grads(layer, _f64(layer, (2, 3, 4)))
+    layer = L.GlobalAveragePooling2D(keepdims=True)
+    layer.dtype = "float64"
+    _check_grads(layer, _f64(layer, (2, 3, 3, 2)))
+
+
+def test_training_calls_do_not_hand_out_reused_buffers():
+    layer = L.Conv2D(2, 3)
+    x = _rng(1).standard_normal((2, 5, 5, 1)).astype(np.float32)
+    y1 = layer(x, training=True)
+    keep = y1.copy()
+    layer(2 * x, training=True)
+    np.testing.assert_array_equal(y1, keep)
+    model = Sequential([L.Input((5, 5, 1)), L.Conv2D(2, 3)])
+    z1 = model(x, training=True)
+    keep = z1.copy()
+    model(2 * x, training=True)
+    np.testing.assert_array_equal(z1, keep)

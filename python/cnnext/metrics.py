@@ -72,9 +72,10 @@ class Metric:
         self.reset_state()
 
     def reset_state(self):
-        self.total, self.count = 0.0, 0.0
+        self.total, self.count = np.float32(0.0), np.float32(0.0)
 
     def result(self):
+        """total / count in float32, as Keras's float32 state variables give."""
         return float(self.total / self.count) if self.count else 0.0
 
     def __call__(self, *args, **kwargs):
@@ -90,27 +91,27 @@ class Metric:
 
 
 class Mean(Metric):
-    """Weighted mean of the values seen: sum(v·w) / sum(w)."""
+    """Weighted mean of the values seen: sum(v·w) / sum(w), accumulated in float32 (Keras)."""
 
     def update_state(self, values, sample_weight=None):
-        values = np.asarray(values, np.float64)
+        values = np.asarray(values, np.float32)
         if sample_weight is None:
-            self.total += float(values.sum())
-            self.count += values.size
+            self.total += values.sum(dtype=np.float32)
+            self.count += np.float32(values.size)
             return
-        w = np.broadcast_to(np.asarray(sample_weight, np.float64).reshape(
-            np.shape(sample_weight) + (1,) * max(0, values.ndim - np.ndim(sample_weight))),
-            values.shape)
-        self.total += float((values * w).sum())
-        self.count += float(w.sum())
+        w = np.asarray(sample_weight, np.float32)
+        w = np.broadcast_to(w.reshape(w.shape + (1,) * max(0, values.ndim - w.ndim)),
+                            values.shape)
+        self.total += (values * w).sum(dtype=np.float32)
+        self.count += w.sum(dtype=np.float32)
 
 
 class Sum(Metric):
     def update_state(self, values, sample_weight=None):
-        values = np.asarray(values, np.float64)
+        values = np.asarray(values, np.float32)
         if sample_weight is not None:
-            values = values * np.asarray(sample_weight, np.float64)
-        self.total += float(values.sum())
+            values = values * np.asarray(sample_weight, np.float32)
+        self.total += values.sum(dtype=np.float32)
 
     def result(self):
         return float(self.total)

@@ -68,7 +68,11 @@ class Optimizer:
 
     @property
     def learning_rate(self):
-        return np.float32(self._learning_rate.value)
+        """The float32 learning-rate variable: ``float(lr)``, ``lr.numpy()``, ``lr.assign(x)``
+        and arithmetic work; assigning ``optimizer.learning_rate = x`` sets it too."""
+        if self._schedule is not None:
+            self._current_lr()
+        return self._learning_rate
 
     @learning_rate.setter
     def learning_rate(self, value):
