@@ -48,7 +48,8 @@ def test_matmul_hypothesis(m, n, k, ta, tb, f64, isa):
     assert_close(got, np_matmul(a, b), dtype, scale(k))
 
 
-@pytest.mark.parametrize("layout", ["aT", "bT", "both_T", "strided", "negative", "fortran"])
+@pytest.mark.parametrize("layout", ["aT", "bT", "both_T", "strided", "negative", "fortran",
+                                    "broadcast", "misaligned"])
 def test_matmul_non_contiguous(isa, dtype, layout):
     rng = np.random.default_rng(3)
     a, b = operands(rng, 40, 37, 45, dtype)
@@ -62,6 +63,12 @@ def test_matmul_non_contiguous(isa, dtype, layout):
         a, b = np.repeat(a, 2, axis=1)[:, ::2], np.repeat(b, 3, axis=0)[::3]
     elif layout == "negative":
         a, b = a[::-1, ::-1], b[:, ::-1]
+    elif layout == "broadcast":  # stride-0 rows/columns, read in place
+        a, b = np.broadcast_to(a[:1], a.shape), np.broadcast_to(b[:, :1], b.shape)
+    elif layout == "misaligned":  # data not aligned to the item size
+        raw = np.zeros(a.size * a.itemsize + 1, np.uint8)[1:].view(dtype).reshape(a.shape)
+        raw[...] = a
+        a = raw
     else:
         a, b = np.asfortranarray(a), np.asfortranarray(b)
     keep_a, keep_b = a.copy(), b.copy()
@@ -342,6 +349,9 @@ def test_core_checks_shapes():
     """Direct _core calls (bypassing the Python checks) fail with ValueError, not a crash."""
     with pytest.raises(ValueError, match=r"matmul: inner dimensions differ"):
         _core.matmul(np.ones((2, 3)), np.ones((4, 2)))
+    odd = np.lib.stride_tricks.as_strided(np.zeros(8, np.float32), (2, 2), (6, 2))
+    with pytest.raises(ValueError, match=r"matmul: `a` has strides \(6, 2\) bytes"):
+        _core.matmul(odd, np.ones((2, 2), np.float32))
     with pytest.raises(ValueError, match=r"dense: expected a 2-D `x`"):
         _core.dense(np.ones(3), np.ones((3, 2)))
     with pytest.raises(ValueError, match=r"dense: expected bias of shape \(2,\)"):
