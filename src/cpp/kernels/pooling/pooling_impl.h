@@ -224,12 +224,13 @@ template <class T, int KH, int KW>
 void avg_row_k(const PoolGeom& g, const T* x, T* y, int64_t oh) {
   const Span sh = span(oh, g.SH, g.PT, g.KH, g.H);
   const int64_t C = g.C, rs = g.W * g.C;
+  const T inv_full = T(1) / static_cast<T>(KH * KW ? KH * KW : 1);  // no division per pixel
   for (int64_t ow = 0; ow < g.OW; ++ow) {
     const Win w = window(g, sh, ow);
     const bool full = is_full<KH, KW>(w);
     const T* p = x + w.off;
     T* q = y + ow * C;
-    const T inv = T(1) / static_cast<T>(w.nh * w.nw);
+    const T inv = full ? inv_full : T(1) / static_cast<T>(w.nh * w.nw);
     over_channels<T>(C, [&](int64_t c, auto blk) {
       using V = typename decltype(blk)::V;
       constexpr int U = decltype(blk)::U, L = width_v<V>;
@@ -317,6 +318,7 @@ void max_backward_argmax_image_k(const PoolGeom& g, const T* dy, const Idx* idx,
 template <class T, int KH, int KW>
 void avg_backward_image_k(const PoolGeom& g, const T* dy, T* dx) {
   const int64_t C = g.C, rs = g.W * g.C;
+  const T inv_full = T(1) / static_cast<T>(KH * KW ? KH * KW : 1);
   std::memset(dx, 0, sizeof(T) * static_cast<size_t>(g.H * rs));
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     const Span sh = span(oh, g.SH, g.PT, g.KH, g.H);
@@ -324,7 +326,7 @@ void avg_backward_image_k(const PoolGeom& g, const T* dy, T* dx) {
       const Win w = window(g, sh, ow);
       const bool full = is_full<KH, KW>(w);
       const T* gy = dy + (oh * g.OW + ow) * C;
-      const T inv = T(1) / static_cast<T>(w.nh * w.nw);
+      const T inv = full ? inv_full : T(1) / static_cast<T>(w.nh * w.nw);
       over_channels<T>(C, [&](int64_t c, auto blk) {
         using V = typename decltype(blk)::V;
         constexpr int U = decltype(blk)::U, L = width_v<V>;
