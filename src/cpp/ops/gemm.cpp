@@ -9,16 +9,18 @@ constexpr int64_t kSerialFlops = 2 * 48 * 48 * 48;  // below this a thread regio
 constexpr int64_t kKChunk = 2048;                   // fixed K chunk of the split-K path
 constexpr int64_t kRowBRows = 256;                  // below this, packing B does not pay off
 
-// Chooses ms x ns blocks of (M strips) x (N panels) for nt threads, minimising the largest block.
+// Chooses ms x ns blocks of (M strips) x (N panels) for nt threads, minimising the largest
+// block; splitting M is preferred unless splitting N is > 3% better (an N split makes every
+// thread read all of A).
 void choose_grid(int64_t strips, int64_t panels, int64_t nt, int64_t* ms, int64_t* ns) {
   int64_t best = -1;
   *ms = 1;
   *ns = 1;
-  for (int64_t m = 1; m <= nt && m <= strips; ++m) {
+  for (int64_t m = nt < strips ? nt : strips; m >= 1; --m) {
     int64_t n = (nt + m - 1) / m;
     if (n > panels) n = panels;
     const int64_t cost = ((strips + m - 1) / m) * ((panels + n - 1) / n);
-    if (best < 0 || cost < best) {
+    if (best < 0 || cost * 103 < best * 100) {
       best = cost;
       *ms = m;
       *ns = n;
