@@ -65,14 +65,6 @@ def quiet():
         yield
 
 
-# kcore's initializers do not accept the `input_axes`/`output_axes` keys that Keras 3.15 writes
-# in GlorotUniform's config yet; strict, so this fails (and must be removed) once they do.
-needs_initializer_axes = pytest.mark.xfail(
-    "input_axes" not in cnnext.initializers.GlorotUniform().get_config(), strict=True,
-    raises=ValueError, reason="cnnext GlorotUniform rejects Keras 3.15's input_axes/output_axes")
-
-
-@needs_initializer_axes
 def test_keras_file_loads_in_cnnext(tmp_path, keras_model):
     km = keras_model
     km.save(tmp_path / "k.keras")
@@ -115,7 +107,6 @@ def test_weights_files_cross(tmp_path, keras_model):
     check_same(cm, kfresh)
 
 
-@needs_initializer_axes
 def test_uncompiled_model_both_ways(tmp_path):
     km = keras.models.Sequential(architecture(keras))
     km.save(tmp_path / "k.keras")
