@@ -124,3 +124,16 @@ def test_string_lookup_case_insensitive():
     assert type(optimizers.get("SGD")) is optimizers.SGD
     assert type(optimizers.get("RMSprop")) is optimizers.RMSprop
     assert optimizers.get("sgd").learning_rate == np.float32(0.01)
+
+
+def test_learning_rate_variable_api():
+    opt = optimizers.Adam()
+    opt.learning_rate.assign(0.25)
+    assert float(opt.learning_rate) == 0.25 and opt.learning_rate * 2 == 0.5
+    assert opt.learning_rate.numpy() == np.float32(0.25)
+    assert f"{opt.learning_rate:.2f}" == "0.25"
+    sched = optimizers.SGD(learning_rate=lambda step: 0.1 / (step + 1))
+    w = _vars([0.0])
+    for _ in range(2):
+        sched.apply([np.array([1.0], np.float32)], w)
+    np.testing.assert_allclose(w[0].value, [-0.1 - 0.05], rtol=1e-6)

@@ -363,6 +363,8 @@ def test_core_rechecks_shapes():
         _core.avg_pool2d(x, 5, 5, 1, 1, False)
     with pytest.raises(ValueError, match=r"strides must be positive"):
         _core.max_pool2d(x, 2, 2, 0, 2, False)
+    with pytest.raises(ValueError, match=r"too large"):
+        _core.max_pool2d(x, 2**20, 2**20, 1, 1, True)
     with pytest.raises(ValueError, match=r"dy must have the pooled shape \(1, 2, 2, 2\)"):
         _core.max_pool2d_backward(np.ones((1, 2, 2, 3), np.float32), x, 2, 2, 2, 2, False)
     with pytest.raises(ValueError, match=r"argmax must have the pooled shape"):

@@ -146,3 +146,15 @@ def test_fit_prints_epoch_lines(capsys):
     model.fit(x, y, epochs=1, verbose=0)
     model.predict(x, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+def test_progbar_falls_back_to_ascii_bar_on_narrow_encodings(monkeypatch):
+    import io
+    import sys
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="cp1252", errors="strict")
+    monkeypatch.setattr(sys, "stdout", stream)
+    Progbar(2, stateless_metrics=()).update(2, [("loss", 0.5)], finalize=True)
+    stream.flush()
+    text = raw.getvalue().decode("cp1252")
+    assert "=" * 20 in text and "━" not in text and "loss: 0.5000" in text

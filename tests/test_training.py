@@ -207,3 +207,22 @@ def test_config_round_trip_and_functional_model():
     out = keras.layers.Dense(1)(keras.layers.Dense(3, activation="relu")(inp))
     fm = keras.Model(inp, out)
     assert fm.output_shape == (None, 1) and fm.count_params() == 15 + 4
+
+
+def test_loss_weights_scale_loss_and_gradient():
+    x, y = _blobs(16)
+    results = []
+    for weight in (None, 2.0, [2.0]):
+        model = _mlp(4)
+        model.compile(loss="binary_crossentropy", optimizer=keras.optimizers.SGD(0.1),
+                      loss_weights=weight)
+        before = model.evaluate(x, y, verbose=0)
+        model.train_on_batch(x, y)
+        results.append((before, model.get_weights()[0]))
+    assert results[1][0] == pytest.approx(2 * results[0][0], rel=1e-6)
+    w0 = _mlp(4).get_weights()[0]
+    np.testing.assert_allclose(results[1][1] - w0, 2 * (results[0][1] - w0), rtol=1e-4,
+                               atol=1e-7)
+    np.testing.assert_array_equal(results[1][1], results[2][1])
+    with pytest.raises(ValueError, match="loss_weights"):
+        _mlp().compile(loss="mse", loss_weights=["a"])

@@ -13,23 +13,23 @@ def _act_arg(act):
 
 
 # ---- convolution ------------------------------------------------------------------------------
-def conv2d(x, kernel, bias, strides, padding, dilation_rate, activation=None):
+def conv2d(x, kernel, bias, strides, padding, dilation_rate, activation=None, out=None):
     return ops.conv2d(x, kernel, bias, strides=strides, padding=padding,
-                      dilation_rate=dilation_rate, activation=_act_arg(activation))
+                      dilation_rate=dilation_rate, activation=_act_arg(activation), out=out)
 
 
-def conv2d_backprop_input(dy, kernel, input_shape, strides, padding, dilation_rate):
+def conv2d_backprop_input(dy, kernel, input_shape, strides, padding, dilation_rate, out=None):
     return ops.conv2d_backprop_input(dy, kernel, input_shape, strides=strides, padding=padding,
-                                     dilation_rate=dilation_rate)
+                                     dilation_rate=dilation_rate, out=out)
 
 
-def conv2d_backprop_kernel(x, dy, kernel_shape, strides, padding, dilation_rate):
+def conv2d_backprop_kernel(x, dy, kernel_shape, strides, padding, dilation_rate, out=None):
     return ops.conv2d_backprop_kernel(x, dy, kernel_shape, strides=strides, padding=padding,
-                                      dilation_rate=dilation_rate)
+                                      dilation_rate=dilation_rate, out=out)
 
 
-def conv2d_backprop_bias(dy):
-    return ops.conv2d_backprop_bias(dy)
+def conv2d_backprop_bias(dy, out=None):
+    return ops.conv2d_backprop_bias(dy, out=out)
 
 
 # ---- dense ------------------------------------------------------------------------------------

@@ -50,6 +50,56 @@ class Variable:
     def __index__(self):
         return int(self.value)
 
+    # Arithmetic and comparisons act on the value, as Keras variables do
+    # (``optimizer.learning_rate * 0.5``, ``float(optimizer.iterations)``).
+    __hash__ = object.__hash__
+
+    def __eq__(self, other):
+        return self.value == np.asarray(other)
+
+    def __ne__(self, other):
+        return self.value != np.asarray(other)
+
+    def __lt__(self, other):
+        return self.value < np.asarray(other)
+
+    def __le__(self, other):
+        return self.value <= np.asarray(other)
+
+    def __gt__(self, other):
+        return self.value > np.asarray(other)
+
+    def __ge__(self, other):
+        return self.value >= np.asarray(other)
+
+    def __add__(self, other):
+        return self.value + np.asarray(other)
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        return self.value - np.asarray(other)
+
+    def __rsub__(self, other):
+        return np.asarray(other) - self.value
+
+    def __mul__(self, other):
+        return self.value * np.asarray(other)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        return self.value / np.asarray(other)
+
+    def __rtruediv__(self, other):
+        return np.asarray(other) / self.value
+
+    def __neg__(self):
+        return -self.value
+
+    def __format__(self, spec):
+        return format(self.value.item() if self.value.ndim == 0 else self.value, spec)
+
     def __array__(self, dtype=None, copy=None):
         return self.value if dtype is None else self.value.astype(dtype)
 

@@ -179,10 +179,21 @@ class Layer:
             return x._apply(self)
         x = self._cast(x)
         self._maybe_build(x.shape)
-        return self.forward(x, bool(training))
+        y = self.forward(x, bool(training))
+        # Training-mode outputs may live in a buffer the next training step reuses.
+        return y.copy() if training and y is not x else y
 
     def forward(self, x, training=False):
         raise NotImplementedError
+
+    def _buffer(self, key, shape, dtype):
+        """A scratch array reused from training step to training step (outputs and gradients
+        are consumed within the step that produced them, so reuse is safe there)."""
+        bufs = self.__dict__.setdefault("_buffers", {})
+        buf = bufs.get(key)
+        if buf is None or buf.shape != tuple(shape) or buf.dtype != dtype:
+            buf = bufs[key] = np.empty(shape, dtype)
+        return buf
 
     def backward(self, dy, need_dx=True):
         raise NotImplementedError

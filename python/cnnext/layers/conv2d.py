@@ -100,15 +100,18 @@ class Conv2D(Layer):
         return (input_shape[0], out[0], out[1], self.filters)
 
     # ---- compute -----------------------------------------------------------------------------
-    def _conv(self, x, kernel, bias, act):
+    def _conv(self, x, kernel, bias, act, out=None):
         return _backend.conv2d(x, kernel, bias, self.strides, self.padding, self.dilation_rate,
-                               act)
+                               act, out)
 
     def forward(self, x, training=False):
         fused = self._act if self._act != "softmax" else "linear"
         bias = self.bias.value if self.use_bias else None
         if self.groups == 1:
-            y = self._conv(x, self.kernel.value, bias, fused)
+            out = None
+            if training and x.dtype == self.kernel.dtype:  # training: reuse the output buffer
+                out = self._buffer("y", self.compute_output_shape(x.shape), x.dtype)
+            y = self._conv(x, self.kernel.value, bias, fused, out)
         else:
             y = self._grouped_forward(x, bias, fused)
         if fused != self._act:
@@ -135,7 +138,14 @@ class Conv2D(Layer):
         x, y = self._x, self._y
         dz = _backend.activation_backward(self._act, dy, y)
         args = (self.strides, self.padding, self.dilation_rate)
-        if self.groups == 1:
+        if self.groups == 1 and dz.dtype == self.kernel.dtype:
+            dk = _backend.conv2d_backprop_kernel(
+                x, dz, self.kernel.shape, *args,
+                out=self._buffer("dk", self.kernel.shape, self.kernel.dtype))
+            dx = (_backend.conv2d_backprop_input(
+                dz, self.kernel.value, x.shape, *args,
+                out=self._buffer("dx", x.shape, x.dtype)) if need_dx else None)
+        elif self.groups == 1:
             dk = _backend.conv2d_backprop_kernel(x, dz, self.kernel.shape, *args)
             dx = (_backend.conv2d_backprop_input(dz, self.kernel.value, x.shape, *args)
                   if need_dx else None)

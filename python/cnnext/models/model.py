@@ -158,7 +158,9 @@ class Model(Trainer, Layer):
                 x = x._apply(layer)
             return x
         x = self._prepare_x(x)
-        return self._forward(x, bool(training))
+        y = self._forward(x, bool(training))
+        # Training-mode outputs may live in a buffer the next training step reuses.
+        return y.copy() if training and y is not x else y
 
     def call(self, x, training=False):
         return self(x, training=training)

@@ -5,14 +5,13 @@ kernel giving the loss and d loss / d y_pred, backward through the layers in rev
 layer's input gradient is skipped), one fused optimizer call over every parameter.
 """
 import math
-import numbers
 
 import numpy as np
 
 from .. import _random, callbacks as _callbacks, losses as _losses, metrics as _metrics
 from .. import optimizers as _optimizers
+from . import data_utils as du
 
-_NOT_SUPPORTED_COMPILE = ("loss_weights", "weighted_metrics")
 
 
 def _float_array(x, name, dtype):
@@ -24,6 +23,21 @@ def _float_array(x, name, dtype):
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must hold real numbers. Received dtype {arr.dtype}")
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _single_loss_weight(loss_weights):
+    """The model has one output: loss_weights may be None, a number, [number] or {name: n}."""
+    if loss_weights is None:
+        return 1.0
+    value = loss_weights
+    if isinstance(value, dict) and len(value) == 1:
+        value = next(iter(value.values()))
+    elif isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ValueError("`loss_weights` must be a number (or a list/dict with one number) for "
+                         f"a single-output model. Received: loss_weights={loss_weights!r}")
+    return float(value)
 
 
 def _sorted_logs(logs):
@@ -41,6 +55,7 @@ class Trainer:
         self.history = None
         self._compile_config = None
         self._loss_obj = None
+        self._loss_weight = 1.0
         self._metric_ids = []
         self._compiled_metrics = None
         self._loss_tracker = _metrics.Mean(name="loss")
@@ -51,9 +66,9 @@ class Trainer:
                 weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
                 jit_compile="auto", auto_scale_loss=True):
         """Set the optimizer, the loss and the metrics (names as in Keras)."""
-        if loss_weights is not None or weighted_metrics is not None:
-            raise ValueError("cnnext models have one output: `loss_weights` and "
-                             "`weighted_metrics` are not supported.")
+        if weighted_metrics is not None:
+            raise ValueError("cnnext does not support `weighted_metrics` yet.")
+        self._loss_weight = _single_loss_weight(loss_weights)
         self.optimizer = _optimizers.get(optimizer)
         self.loss = loss
         self._loss_obj = None if loss is None else _losses.get(loss)
@@ -71,7 +86,7 @@ class Trainer:
             "optimizer": _optimizers.serialize(self.optimizer),
             "loss": loss if isinstance(loss, str) or loss is None else
             _losses.serialize(self._loss_obj),
-            "loss_weights": None,
+            "loss_weights": loss_weights,
             "metrics": [m if isinstance(m, str) else m.name for m in self._metric_ids] or None,
             "weighted_metrics": None, "run_eagerly": run_eagerly,
             "steps_per_execution": steps_per_execution, "jit_compile": jit_compile}
@@ -160,6 +175,8 @@ class Trainer:
             out = layer.forward(out, True)
         self._resolve_metrics(y, out.shape)
         loss, dy = self._loss_obj.value_and_grad(y, out, sw)
+        if self._loss_weight != 1.0:
+            loss, dy = loss * self._loss_weight, dy * dy.dtype.type(self._loss_weight)
         first = plan["first"]
         for i, layer in plan["rev"]:
             if i < first:
@@ -176,8 +193,8 @@ class Trainer:
     def _test_step(self, x, y, sw):
         out = self._forward(x, False)
         self._resolve_metrics(y, out.shape)
-        loss = self._loss_obj(y, out, sw)
-        self._loss_tracker.update_state(float(loss), sample_weight=x.shape[0])
+        loss = float(self._loss_obj(y, out, sw)) * self._loss_weight
+        self._loss_tracker.update_state(loss, sample_weight=x.shape[0])
         for m in self._compiled_metrics:
             m.update_state(y, out, sw)
 
@@ -209,21 +226,21 @@ class Trainer:
             raise ValueError("cnnext's fit needs arrays `x` and `y`.")
         x = self._prepare_x(x)
         y = np.asarray(y)
-        _check_lengths(x, y, sample_weight)
+        du.check_lengths(x, y, sample_weight)
         if class_weight is not None:
             if sample_weight is not None:
                 raise ValueError("You cannot `class_weight` and `sample_weight` at the same "
                                  "time.")
-            sample_weight = _class_weights_to_sample_weights(y, class_weight)
+            sample_weight = du.class_weights_to_sample_weights(y, class_weight)
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, np.float64)
         if validation_data is None and validation_split:
-            (x, y, sample_weight), validation_data = _split(x, y, sample_weight,
+            (x, y, sample_weight), validation_data = du.split(x, y, sample_weight,
                                                             validation_split)
         elif validation_data is not None:
-            validation_data = _unpack_validation(validation_data)
+            validation_data = du.unpack_validation(validation_data)
         n = x.shape[0]
-        batch_size = _batch_size(batch_size, n, steps_per_epoch)
+        batch_size = du.batch_size_for(batch_size, n, steps_per_epoch)
         steps = steps_per_epoch or max(1, math.ceil(n / batch_size))
         cbs = _callbacks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
                                       model=self, verbose=verbose, epochs=epochs, steps=steps)
@@ -234,7 +251,7 @@ class Trainer:
         cbs.on_train_begin()
         logs = {}
         batch_hooks = cbs.wants("on_train_batch_end") or cbs.wants("on_train_batch_begin")
-        take = _BatchTaker(x, y, sample_weight)
+        take = du.BatchTaker(x, y, sample_weight)
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
             cbs.on_epoch_begin(epoch)
@@ -254,7 +271,7 @@ class Trainer:
                 if self.stop_training:
                     break
             logs = self._logs()
-            if validation_data is not None and _should_validate(epoch, validation_freq):
+            if validation_data is not None and du.should_validate(epoch, validation_freq):
                 vx, vy, vw = validation_data
                 val = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size,
                                     sample_weight=vw, steps=validation_steps, verbose=0,
@@ -276,11 +293,11 @@ class Trainer:
         self._require_compiled("evaluate")
         x = self._prepare_x(x)
         y = np.asarray(y)
-        _check_lengths(x, y, sample_weight)
+        du.check_lengths(x, y, sample_weight)
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, np.float64)
         n = x.shape[0]
-        batch_size = _batch_size(batch_size, n, steps)
+        batch_size = du.batch_size_for(batch_size, n, steps)
         steps = steps or max(1, math.ceil(n / batch_size))
         cbs = _callbacks.CallbackList(callbacks, add_progbar=verbose != 0 and not _internal,
                                       model=self, verbose=verbose, epochs=1, steps=steps)
@@ -304,7 +321,7 @@ class Trainer:
         """Outputs for x, batch by batch, as one NumPy array (training=False)."""
         x = self._prepare_x(x)
         n = x.shape[0]
-        batch_size = _batch_size(batch_size, n, steps)
+        batch_size = du.batch_size_for(batch_size, n, steps)
         steps = steps or max(1, math.ceil(n / batch_size))
         cbs = _callbacks.CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                       verbose=verbose, epochs=1, steps=steps)
@@ -331,7 +348,7 @@ class Trainer:
         self._require_compiled("train_on_batch")
         x, y = self._prepare_x(x), np.asarray(y)
         if class_weight is not None:
-            sample_weight = _class_weights_to_sample_weights(y, class_weight)
+            sample_weight = du.class_weights_to_sample_weights(y, class_weight)
         if not self.optimizer.built:
             self.optimizer.build(self._get_plan()["vars"])
         self._reset_metrics()
@@ -351,87 +368,3 @@ class Trainer:
             return logs
         results = self._ordered_results(logs)
         return results[0] if len(results) == 1 else results
-
-
-class _BatchTaker:
-    """Gathers shuffled batches into buffers reused from step to step (no per-step allocation;
-    layers only keep references to a batch until the end of its own step)."""
-
-    def __init__(self, *arrays):
-        self.arrays = arrays
-        self.buffers = {}
-
-    def __call__(self, idx):
-        if isinstance(idx, slice):
-            return tuple(None if a is None else a[idx] for a in self.arrays)
-        n = len(idx)
-        bufs = self.buffers.get(n)
-        if bufs is None:
-            bufs = self.buffers[n] = [None if a is None else np.empty((n,) + a.shape[1:], a.dtype)
-                                      for a in self.arrays]
-        return tuple(None if a is None else np.take(a, idx, axis=0, out=b)
-                     for a, b in zip(self.arrays, bufs))
-
-
-def _check_lengths(x, y, sample_weight):
-    if y.shape[0] != x.shape[0]:
-        raise ValueError("Data cardinality is ambiguous. Make sure all arrays contain the same "
-                         f"number of samples. 'x' sizes: {x.shape[0]}, 'y' sizes: {y.shape[0]}")
-    if sample_weight is not None and np.shape(sample_weight)[0] != x.shape[0]:
-        raise ValueError("Data cardinality is ambiguous. 'x' sizes: "
-                         f"{x.shape[0]}, 'sample_weight' sizes: {np.shape(sample_weight)[0]}")
-    if x.shape[0] == 0:
-        raise ValueError("Expected input data to be non-empty.")
-
-
-def _batch_size(batch_size, n, steps):
-    if batch_size is None:
-        return math.ceil(n / steps) if steps else 32
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
-            or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive int. Received: batch_size={batch_size}")
-    return int(batch_size)
-
-
-def _split(x, y, sw, fraction):
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"`validation_split` must be between 0 and 1. "
-                         f"Received: validation_split={fraction}")
-    n = x.shape[0]
-    at = int(math.floor(n * (1.0 - fraction)))
-    if at == 0 or at == n:
-        raise ValueError(f"Training data contains {n} samples, which is not sufficient to split "
-                         "it into a validation and training set as specified by "
-                         f"`validation_split={fraction}`. Either provide more data, or a "
-                         "different value for the `validation_split` argument.")
-    train = (x[:at], y[:at], None if sw is None else sw[:at])
-    val = (x[at:], y[at:], None if sw is None else sw[at:])
-    return train, val
-
-
-def _unpack_validation(data):
-    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
-        raise ValueError("`validation_data` should be a tuple `(x_val, y_val)` or `(x_val, "
-                         f"y_val, val_sample_weights)`. Received: {type(data).__name__}")
-    return (data[0], data[1], data[2] if len(data) == 3 else None)
-
-
-def _should_validate(epoch, freq):
-    if isinstance(freq, int):
-        return (epoch + 1) % freq == 0
-    return epoch + 1 in freq
-
-
-def _class_weights_to_sample_weights(y, class_weight):
-    if not isinstance(class_weight, dict):
-        raise ValueError(f"`class_weight` must be a dict. Received: {class_weight!r}")
-    for k in class_weight:
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-            raise ValueError("Expected `class_weight` to be a dict with keys from 0 to one less "
-                             f"than the number of classes. Received: {class_weight}")
-    y = np.asarray(y)
-    if y.ndim > 1 and y.shape[-1] > 1:
-        labels = np.argmax(y, axis=-1)
-    else:
-        labels = np.round(y.reshape(y.shape[0], -1)[:, 0]).astype(np.int64)
-    return np.array([class_weight.get(int(c), 1.0) for c in labels], np.float64)

@@ -66,8 +66,6 @@ template <class T>
 py::tuple max_pool2d_with_argmax_py(const carray<T>& x, int64_t kh, int64_t kw, int64_t sh,
                                     int64_t sw, bool same) {
   const PoolGeom g = pool_geometry(shape_of(x), kh, kw, sh, sw, same, "max_pool2d_with_argmax");
-  CNNEXT_CHECK(checked_mul(kh, kw) <= INT32_MAX, "max_pool2d_with_argmax: window of ", kh, "x", kw,
-               " cells does not fit int32 indices");
   if (kh * kw <= 256) return argmax_impl<T, uint8_t>(x, g);
   return argmax_impl<T, int32_t>(x, g);
 }
@@ -124,11 +122,9 @@ py::object avg_pool2d_backward_py(const carray<T>& dy, const Shape& input_shape,
 
 template <class T>
 void bind_dtype(py::module_& m) {
-  auto geo = [] {
-    return std::make_tuple(py::arg("kh"), py::arg("kw"), py::arg("sh"), py::arg("sw"),
-                           py::arg("same"));
-  };
-  auto [kh, kw, sh, sw, same] = geo();
+  // Window (kh, kw), strides (sh, sw), same: padding == "same"; the same five trail every call.
+  const auto kh = py::arg("kh"), kw = py::arg("kw"), sh = py::arg("sh"), sw = py::arg("sw"),
+             same = py::arg("same");
   m.def("max_pool2d", &max_pool2d_py<T>, py::arg("x").noconvert(), kh, kw, sh, sw, same);
   m.def("avg_pool2d", &avg_pool2d_py<T>, py::arg("x").noconvert(), kh, kw, sh, sw, same);
   m.def("max_pool2d_with_argmax", &max_pool2d_with_argmax_py<T>, py::arg("x").noconvert(), kh, kw,

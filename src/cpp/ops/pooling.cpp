@@ -50,6 +50,10 @@ PoolGeom pool_geometry(const std::vector<int64_t>& s, int64_t kh, int64_t kw, in
   for (int64_t d : s) CNNEXT_CHECK(d >= 0, op, ": negative dimension in shape ", shape_str(s));
   CNNEXT_CHECK(kh >= 1 && kw >= 1, op, ": pool size must be positive, but got (", kh, ", ", kw, ")");
   CNNEXT_CHECK(sh >= 1 && sw >= 1, op, ": strides must be positive, but got (", sh, ", ", sw, ")");
+  // Window indices (kh * KW + kw) live in int32 lanes; larger windows are not a real use.
+  CNNEXT_CHECK(kh <= INT32_MAX / kw && sh <= INT32_MAX && sw <= INT32_MAX, op, ": pool size (", kh,
+               ", ", kw, ") or strides (", sh, ", ", sw, ") too large (window cells and strides must "
+               "fit in int32)");
   checked_numel(s, op);
   PoolGeom g{};
   g.N = s[0], g.H = s[1], g.W = s[2], g.C = s[3];
