@@ -65,14 +65,6 @@ def quiet():
         yield
 
 
-# kcore's initializers do not accept the `input_axes`/`output_axes` keys that Keras 3.15 writes
-# in GlorotUniform's config yet; strict, so this fails (and must be removed) once they do.
-needs_initializer_axes = pytest.mark.xfail(
-    "input_axes" not in cnnext.initializers.GlorotUniform().get_config(), strict=True,
-    raises=ValueError, reason="cnnext GlorotUniform rejects Keras 3.15's input_axes/output_axes")
-
-
-@needs_initializer_axes
 def test_keras_file_loads_in_cnnext(tmp_path, keras_model):
     km = keras_model
     km.save(tmp_path / "k.keras")
@@ -83,16 +75,20 @@ def test_keras_file_loads_in_cnnext(tmp_path, keras_model):
 
 
 def test_cnnext_file_loads_in_keras(tmp_path):
+    cnnext.utils.set_random_seed(1)  # same start whatever ran before
     cm = trained(cnnext, dropout=False)  # dropout masks differ between libraries
     cm.save(tmp_path / "c.keras")
     km = keras.saving.load_model(tmp_path / "c.keras")
     assert [l.name for l in km.layers] == [l.name for l in cm.layers]
     check_same(cm, km)
-    # Both continue training identically from the restored optimizer state.
+    # Both continue training alike from the restored optimizer state. Adam moves each weight by
+    # about lr = 1e-3 per step, and by nearly exactly lr * sign(g) with a fresh state, so the
+    # updates must agree to 5% of lr (weights with near-zero gradients make a tighter bound flaky).
+    before = cm.get_weights()
     cm.train_on_batch(X, Y)
     km.train_on_batch(X, Y)
-    for a, b in zip(cm.get_weights(), km.get_weights()):
-        np.testing.assert_allclose(a, np.asarray(b), rtol=1e-4, atol=1e-5)
+    for w0, a, b in zip(before, cm.get_weights(), km.get_weights()):
+        np.testing.assert_allclose(a - w0, np.asarray(b) - w0, rtol=0, atol=5e-5)
 
 
 def test_weights_files_cross(tmp_path, keras_model):
@@ -111,7 +107,6 @@ def test_weights_files_cross(tmp_path, keras_model):
     check_same(cm, kfresh)
 
 
-@needs_initializer_axes
 def test_uncompiled_model_both_ways(tmp_path):
     km = keras.models.Sequential(architecture(keras))
     km.save(tmp_path / "k.keras")

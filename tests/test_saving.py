@@ -536,3 +536,19 @@ def test_odd_config_values_never_crash(tmp_path, saved, where):
                     saving.load_model(path)
             except ValueError:
                 pass
+
+
+def test_keras_initializer_axes(tmp_path, saved):
+    """Keras 3.15 writes `input_axes`/`output_axes` (null) into GlorotUniform's config."""
+    m, good = saved
+
+    def axes(value):
+        def fn(config):
+            init = config["config"]["layers"][1]["config"]["kernel_initializer"]
+            init["config"].update(input_axes=value, output_axes=value)
+        return fn
+
+    loaded = saving.load_model(edit_config(good, tmp_path / "a.keras", axes(None)))
+    np.testing.assert_array_equal(loaded.predict(X, verbose=0), m.predict(X, verbose=0))
+    with pytest.raises(ValueError, match="input_axes"):
+        saving.load_model(edit_config(good, tmp_path / "b.keras", axes([0])))
