@@ -48,7 +48,8 @@ def test_matmul_hypothesis(m, n, k, ta, tb, f64, isa):
     assert_close(got, np_matmul(a, b), dtype, scale(k))
 
 
-@pytest.mark.parametrize("layout", ["aT", "bT", "both_T", "strided", "negative", "fortran"])
+@pytest.mark.parametrize("layout", ["aT", "bT", "both_T", "strided", "negative", "fortran",
+                                    "broadcast", "misaligned"])
 def test_matmul_non_contiguous(isa, dtype, layout):
     rng = np.random.default_rng(3)
     a, b = operands(rng, 40, 37, 45, dtype)
@@ -62,12 +63,38 @@ def test_matmul_non_contiguous(isa, dtype, layout):
         a, b = np.repeat(a, 2, axis=1)[:, ::2], np.repeat(b, 3, axis=0)[::3]
     elif layout == "negative":
         a, b = a[::-1, ::-1], b[:, ::-1]
+    elif layout == "broadcast":  # stride-0 rows/columns, read in place
+        a, b = np.broadcast_to(a[:1], a.shape), np.broadcast_to(b[:, :1], b.shape)
+    elif layout == "misaligned":  # data not aligned to the item size
+        raw = np.zeros(a.size * a.itemsize + 1, np.uint8)[1:].view(dtype).reshape(a.shape)
+        raw[...] = a
+        a = raw
     else:
         a, b = np.asfortranarray(a), np.asfortranarray(b)
     keep_a, keep_b = a.copy(), b.copy()
     assert_close(ops.matmul(a, b), np_matmul(a, b), dtype, scale(37))
     np.testing.assert_array_equal(a, keep_a)
     np.testing.assert_array_equal(b, keep_b)
+
+
+@pytest.mark.parametrize("layout", ["row", "transposed", "strided"])
+@pytest.mark.parametrize("m,k", [(1, 1), (7, 5), (33, 70), (301, 1000)])
+def test_matmul_single_column(isa, dtype, layout, m, k):
+    # N == 1 takes dedicated paths: dot products (row-major A), C^T = b^T A^T (transposed A).
+    a, b = operands(np.random.default_rng(m + k), m, k, 1, dtype)
+    if layout == "transposed":
+        a = np.asfortranarray(a)
+    elif layout == "strided":
+        a = np.repeat(a, 2, axis=1)[:, ::2]
+        b = np.repeat(b, 2, axis=0)[::2]
+    assert_close(ops.matmul(a, b), np_matmul(a, b), dtype, scale(k))
+    assert_close(ops.matmul(a, b[:, 0]), np_matmul(a, b[:, 0]), dtype, scale(k))
+    for act in ["relu", "tanh"]:
+        bias = np.array([0.25], dtype)
+        assert_close(ops.dense(a, b, bias, act), np_dense(a, b, bias, act), dtype, scale(k))
+    dy = a[:, :1].copy()
+    assert_close(ops.dense_backprop_kernel(a, dy), np_dense_backprop_kernel(a, dy), dtype,
+                 scale(m))
 
 
 def test_matmul_long_k_split(isa, dtype):
@@ -77,7 +104,7 @@ def test_matmul_long_k_split(isa, dtype):
     assert_close(ops.matmul(np.asfortranarray(a), b), np_matmul(a, b), dtype, scale(5000))
 
 
-def test_matmul_large_blocks(dtype):
+def test_matmul_large_blocks(isa, dtype):
     # K above the kernel's K slice and N above its L2 panel block (several blocks and slices).
     a, b = operands(np.random.default_rng(4), 50, 900, 700, dtype)
     assert_close(ops.matmul(a, b), np_matmul(a, b), dtype, scale(900))
@@ -137,7 +164,7 @@ def test_matmul_dtype_rules():
 
 @pytest.mark.parametrize("activation", ACTS)
 @pytest.mark.parametrize("m,n_in,n_out", [(1, 1, 1), (5, 7, 3), (13, 33, 65), (64, 300, 31),
-                                          (130, 17, 130)])
+                                          (130, 17, 130), (300, 400, 37)])
 def test_dense_matches_numpy(isa, dtype, activation, m, n_in, n_out):
     rng = np.random.default_rng(m + n_in + n_out)
     x, k = operands(rng, m, n_in, n_out, dtype)
@@ -254,7 +281,8 @@ def _with_threads(n, f):
 
 
 @pytest.mark.parametrize("case", ["matmul", "matmul_T", "split_k", "dense", "bp_input",
-                                  "bp_kernel", "bp_kernel_split", "bp_bias"])
+                                  "bp_kernel", "bp_kernel_split", "bp_bias", "gemv",
+                                  "bp_kernel_one_unit"])
 def test_bitwise_identical_across_thread_counts(dtype, case):
     rng = np.random.default_rng(7)
     a, b = operands(rng, 150, 200, 170, dtype)
@@ -269,6 +297,8 @@ def test_bitwise_identical_across_thread_counts(dtype, case):
         "bp_kernel": lambda: ops.dense_backprop_kernel(a, a[:, :33]),
         "bp_kernel_split": lambda: ops.dense_backprop_kernel(x, dy),
         "bp_bias": lambda: ops.dense_backprop_bias(x),
+        "gemv": lambda: ops.dense(x, dy[:40, :1], dy[0, :1], "sigmoid"),
+        "bp_kernel_one_unit": lambda: ops.dense_backprop_kernel(x, dy[:, :1]),
     }[case]
     one = _with_threads(1, f)
     for n in (2, 3):
@@ -342,6 +372,9 @@ def test_core_checks_shapes():
     """Direct _core calls (bypassing the Python checks) fail with ValueError, not a crash."""
     with pytest.raises(ValueError, match=r"matmul: inner dimensions differ"):
         _core.matmul(np.ones((2, 3)), np.ones((4, 2)))
+    odd = np.lib.stride_tricks.as_strided(np.zeros(8, np.float32), (2, 2), (6, 2))
+    with pytest.raises(ValueError, match=r"matmul: `a` has strides \(6, 2\) bytes"):
+        _core.matmul(odd, np.ones((2, 2), np.float32))
     with pytest.raises(ValueError, match=r"dense: expected a 2-D `x`"):
         _core.dense(np.ones(3), np.ones((3, 2)))
     with pytest.raises(ValueError, match=r"dense: expected bias of shape \(2,\)"):

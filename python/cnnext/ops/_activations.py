@@ -1,8 +1,29 @@
-"""Activations as NumPy drop-ins (Keras ops semantics), with `out=` and backward helpers."""
-from .. import _core
-from ._common import as_float, as_floats, check_out
+"""Activations as NumPy drop-ins (Keras ops semantics), with `out=` and backward helpers.
 
-__all__ = ["relu", "relu_backward"]
+Every function accepts any shape; float32 stays float32, float64 stays float64, other real input
+becomes float64 (see ``_common``). NaN propagates as in the NumPy formulas. The softmax family
+subtracts the maximum along `axis`, so it is finite and warning-free for every finite input; a
+slice holding +inf or NaN gives what ``exp(x - max) / sum(exp(x - max))`` gives (NaN), silently.
+"""
+import numpy as np
+
+from .. import _core
+from ._common import as_float as _as_float, as_floats, check_out, normalize_axis
+
+__all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "relu_backward",
+           "sigmoid_backward", "tanh_backward", "softmax_backward", "log_softmax_backward"]
+
+
+def as_float(x, name="x", dtype=None):
+    """``_common.as_float`` keeping 0-d inputs 0-d (np.ascontiguousarray makes them 1-d)."""
+    arr = _as_float(x, name, dtype)
+    return arr.reshape(()) if arr.ndim == 1 and np.ndim(x) == 0 else arr
+
+
+def _unary(fn, x, out):
+    x = as_float(x)
+    check_out(out, x.shape, x.dtype)
+    return fn(x, out)
 
 
 def relu(x, out=None):
@@ -12,15 +33,78 @@ def relu(x, out=None):
         x: array-like of any shape.
         out: optional ndarray of x's shape and result dtype to write into.
     """
+    return _unary(_core.relu, x, out)
+
+
+def sigmoid(x, out=None):
+    """``1 / (1 + exp(-x))`` elementwise, without overflow for any x (a few ulp)."""
+    return _unary(_core.sigmoid, x, out)
+
+
+def tanh(x, out=None):
+    """``np.tanh(x)`` elementwise (a few ulp); +-inf gives +-1."""
+    return _unary(_core.tanh, x, out)
+
+
+def _softmax(fn, x, axis, out):
     x = as_float(x)
+    axis = normalize_axis(axis, x.ndim)
     check_out(out, x.shape, x.dtype)
-    return _core.relu(x, out)
+    return fn(x, axis, out)
+
+
+def softmax(x, axis=-1, out=None):
+    """``exp(x - max) / sum(exp(x - max))`` along `axis`.
+
+    Args:
+        x: array-like of any shape (at least 1-D).
+        axis: int, the axis to normalize over (negative counts from the end).
+        out: optional ndarray of x's shape and result dtype to write into.
+    """
+    return _softmax(_core.softmax, x, axis, out)
+
+
+def log_softmax(x, axis=-1, out=None):
+    """``x - max - log(sum(exp(x - max)))`` along `axis` (see `softmax`)."""
+    return _softmax(_core.log_softmax, x, axis, out)
+
+
+def _backward(fn, dy, a, aname):
+    dy, a = as_floats(dy=dy, **{aname: a})
+    if dy.shape != a.shape:
+        raise ValueError(f"`dy` and `{aname}` must have the same shape. Received: "
+                         f"dy.shape={dy.shape}, {aname}.shape={a.shape}")
+    return fn(dy, a)
 
 
 def relu_backward(dy, x):
-    """Gradient of relu: ``dy * (x > 0)``."""
-    dy, x = as_floats(dy=dy, x=x)
-    if dy.shape != x.shape:
-        raise ValueError(f"`dy` and `x` must have the same shape. Received: dy.shape={dy.shape}, "
-                         f"x.shape={x.shape}")
-    return _core.relu_backward(dy, x)
+    """Gradient of relu: ``dy * (x > 0)``, with x the relu input."""
+    return _backward(_core.relu_backward, dy, x, "x")
+
+
+def sigmoid_backward(dy, y):
+    """Gradient of sigmoid: ``dy * y * (1 - y)``, with y the sigmoid output."""
+    return _backward(_core.sigmoid_backward, dy, y, "y")
+
+
+def tanh_backward(dy, y):
+    """Gradient of tanh: ``dy * (1 - y**2)``, with y the tanh output."""
+    return _backward(_core.tanh_backward, dy, y, "y")
+
+
+def _softmax_backward(fn, dy, y, axis):
+    dy, y = as_floats(dy=dy, y=y)
+    if dy.shape != y.shape:
+        raise ValueError(f"`dy` and `y` must have the same shape. Received: dy.shape={dy.shape}, "
+                         f"y.shape={y.shape}")
+    return fn(dy, y, normalize_axis(axis, y.ndim))
+
+
+def softmax_backward(dy, y, axis=-1):
+    """Gradient of softmax: ``y * (dy - sum(dy * y, axis))``, with y the softmax output."""
+    return _softmax_backward(_core.softmax_backward, dy, y, axis)
+
+
+def log_softmax_backward(dy, y, axis=-1):
+    """Gradient of log_softmax: ``dy - exp(y) * sum(dy, axis)``, with y the log_softmax output."""
+    return _softmax_backward(_core.log_softmax_backward, dy, y, axis)

@@ -6,7 +6,7 @@ Every op is threaded and gives bitwise-identical results for any thread count.
 import numpy as np
 
 from .. import _core
-from ._common import as_floats, check_out
+from ._common import _as_ndarray, as_float, as_floats, check_out, float_dtype
 
 __all__ = ["matmul", "dense", "dense_backprop_input", "dense_backprop_kernel",
            "dense_backprop_bias"]
@@ -44,11 +44,13 @@ def _rows(a):
     return a.reshape(-1, a.shape[-1]) if a.shape[-1] else a.reshape(int(np.prod(a.shape[:-1])), 0)
 
 
-def _matmul_operand(a):
-    """An ndarray -> (array for _core, transposed flag): F-ordered 2-D views go as their transpose."""
-    if a.ndim == 2 and not a.flags.c_contiguous and a.flags.f_contiguous:
-        return a.T, True
-    return a, False
+def _matmul_operand(arr, name, dtype):
+    """An ndarray already of the computing dtype goes to _core as it is, whatever its strides
+    (the kernels read transposed, sliced and reversed views in place); anything else is
+    converted once by as_float."""
+    if arr.dtype == dtype and all(s % arr.itemsize == 0 for s in arr.strides):
+        return arr
+    return as_float(arr, name, dtype)
 
 
 def matmul(a, b, out=None):
@@ -62,8 +64,7 @@ def matmul(a, b, out=None):
     Returns:
         (M, N), (N,), (M,) or a 0-d array for two 1-D operands, float32 if both are float32.
     """
-    a0 = a if isinstance(a, np.ndarray) else np.asarray(a)
-    b0 = b if isinstance(b, np.ndarray) else np.asarray(b)
+    a0, b0 = _as_ndarray(a, "a"), _as_ndarray(b, "b")
     for name, arr in (("a", a0), ("b", b0)):
         if arr.ndim not in (1, 2):
             raise ValueError(f"`{name}` must be a 1-D or 2-D array (batched matmul is not "
@@ -74,20 +75,20 @@ def matmul(a, b, out=None):
         raise ValueError("matmul: the inner dimensions must match: a.shape[-1] == b.shape[0] "
                          f"(b.shape[-1] for 1-D b). Received: a.shape={a0.shape}, "
                          f"b.shape={b0.shape}")
-    (ta, fa), (tb, fb) = _matmul_operand(a2), _matmul_operand(b2)
-    ta, tb = as_floats(a=ta, b=tb)
+    dtype = float_dtype(a0, b0)
+    ta, tb = _matmul_operand(a2, "a", dtype), _matmul_operand(b2, "b", dtype)
     shape = tuple(a0.shape[:-1]) + tuple(b0.shape[1:])
     _check_size((a2.shape[0], b2.shape[1]), "result")
     if out is None:
-        return _core.matmul(ta, tb, fa, fb).reshape(shape)
-    check_out(out, shape, ta.dtype)
+        return _core.matmul(ta, tb).reshape(shape)
+    check_out(out, shape, dtype)
     if not out.flags.c_contiguous:
         raise ValueError("`out` must be C-contiguous")
     target = out.reshape(a2.shape[0], b2.shape[1])
     if np.may_share_memory(out, a0) or np.may_share_memory(out, b0):
-        target[...] = _core.matmul(ta, tb, fa, fb)
+        target[...] = _core.matmul(ta, tb)
     else:
-        _core.matmul(ta, tb, fa, fb, target)
+        _core.matmul(ta, tb, target)
     return out
 
 

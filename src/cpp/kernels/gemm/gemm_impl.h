@@ -7,7 +7,8 @@
 // needed and it lives on the stack):
 //   for each block of panels (KC x NC of packed B, sized to stay in L2)
 //     for each KC slice of K (whole K up to kKcMax)
-//       for each MR-row strip of A: pack MR x KC into a stack buffer (L1), read through rs_a/cs_a
+//       for each MR-row strip of A (read in place when row-major or transposed, else packed
+//       into a stack buffer; either way it stays in L1 across the panels)
 //         for each NR panel of the block: micro-kernel MR x NR, accumulators in registers
 // The micro-kernel loads C (accumulate, or a later KC slice) or starts from zero, runs the rank-1
 // updates in k order, and on the last KC slice adds the bias and applies the activation before
@@ -76,6 +77,13 @@ CNNEXT_INLINE V activate(V x, Act act) {
   }
 }
 
+// s in every lane. Not splat(): its V{} + s costs an add per broadcast (0 + s is not foldable
+// because of -0.0), while s - 0 is exactly s and folds away, leaving a plain (embedded) broadcast.
+template <class V>
+CNNEXT_INLINE V bcast(lane_t<V> s) {
+  return s - V{};
+}
+
 // What a micro-kernel call does around its rank-1 updates.
 template <class T>
 struct TileOps {
@@ -85,17 +93,36 @@ struct TileOps {
 };
 
 #if CNNEXT_VEC_BYTES > 0
-// C[0:MR, 0:nc] (op)= Ap . Bp over kc: Ap packed kc x MR (k-major), Bp one panel row stride NR.
-// NV vectors per row (NV * W >= nc); columns past nc are computed from zero padding, not stored.
-template <class T, int MR, int NV>
-void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T* __restrict c,
-                  int64_t ldc, int nc, const TileOps<T>& op) {
+// One micro-kernel call: C[0:MR, 0:nc] (op)= A . B over kc.
+// A element (i, k) is at a[i * lda + k] when row_a (row-major A read in place), else at
+// a[k * lda + i] (packed strip, or transposed A). B element (k, j) is at b[k * ldb + j]: a packed
+// panel (ldb = NR, zero-padded past nc) or row-major B read in place (full panels only).
+template <class T>
+struct Tile {
+  int64_t kc;
+  const T* a;
+  int64_t lda;
+  bool row_a;
+  const T* b;
+  int64_t ldb;
+  T* c;
+  int64_t ldc;
+  int nc;  // valid columns (<= NR); columns past nc are computed but not stored
+  TileOps<T> op;
+};
+
+template <class T, int MR, int NV, bool RowA>
+void micro_kernel(const Tile<T>& t) {
   using V = vec_t<T>;
   constexpr int W = kWidth<T>;
-  constexpr int NR = nr_of<T>();
+  const int64_t kc = t.kc, lda = t.lda, ldb = t.ldb, ldc = t.ldc;
+  const T* __restrict a = t.a;
+  const T* __restrict bp = t.b;
+  T* __restrict c = t.c;
+  const int nc = t.nc;
   const bool full = nc == NV * W;
   V acc[MR][NV];
-  if (op.load_c) {
+  if (t.op.load_c) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
@@ -110,30 +137,31 @@ void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T*
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[i][v] = splat<V>(T(0));
   }
+#pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
     V b[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) b[v] = load<V>(bp + k * NR + v * W);
+    for (int v = 0; v < NV; ++v) b[v] = load<V>(bp + k * ldb + v * W);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const V a = splat<V>(ap[k * MR + i]);
+      const V ai = bcast<V>(RowA ? a[i * lda + k] : a[k * lda + i]);
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] += a * b[v];
+      for (int v = 0; v < NV; ++v) acc[i][v] += ai * b[v];
     }
   }
-  if (op.bias) {
+  if (t.op.bias) {
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
-      const V bv = load<V>(op.bias + v * W);  // panel-padded bias (see gemm below)
+      const V bv = load<V>(t.op.bias + v * W);  // panel-padded bias (see gemm_impl below)
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) acc[i][v] += bv;
     }
   }
-  if (op.act != Act::linear) {
+  if (t.op.act != Act::linear) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] = activate(acc[i][v], op.act);
+      for (int v = 0; v < NV; ++v) acc[i][v] = activate(acc[i][v], t.op.act);
   }
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
@@ -146,41 +174,42 @@ void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T*
 }
 
 template <class T, int MR>
-void run_tile(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int nc,
-              const TileOps<T>& op) {
-  if (nc > kWidth<T> * (kNV - 1)) micro_kernel<T, MR, kNV>(kc, ap, bp, c, ldc, nc, op);
-  else micro_kernel<T, MR, 1>(kc, ap, bp, c, ldc, nc, op);
+void run_tile(const Tile<T>& t) {
+  const bool wide = t.nc > kWidth<T> * (kNV - 1);
+  if (t.row_a) {
+    if (wide) micro_kernel<T, MR, kNV, true>(t);
+    else micro_kernel<T, MR, 1, true>(t);
+  } else {
+    if (wide) micro_kernel<T, MR, kNV, false>(t);
+    else micro_kernel<T, MR, 1, false>(t);
+  }
 }
 
 // Picks the MR = mr instantiation (the last strip of M may be shorter than kMR).
 template <class T, int MR = kMR>
-void run_rows(int mr, int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int nc,
-              const TileOps<T>& op) {
+void run_rows(int mr, const Tile<T>& t) {
   if constexpr (MR >= 1) {
-    if (mr == MR) return run_tile<T, MR>(kc, ap, bp, c, ldc, nc, op);
-    run_rows<T, MR - 1>(mr, kc, ap, bp, c, ldc, nc, op);
+    if (mr == MR) return run_tile<T, MR>(t);
+    run_rows<T, MR - 1>(mr, t);
   }
 }
 
 // Rows [m0, m0+mr) x K slice [k0, k0+kc) of A into ap, k-major (ap[k*mr + i]).
 template <class T>
 void pack_a(int mr, int64_t kc, const T* A, int64_t rs_a, int64_t cs_a, T* ap) {
-  if (cs_a == 1) {
-    for (int i = 0; i < mr; ++i) {
-      const T* a = A + i * rs_a;
-      for (int64_t k = 0; k < kc; ++k) ap[k * mr + i] = a[k];
-    }
-  } else {
-    for (int64_t k = 0; k < kc; ++k) {
-      const T* a = A + k * cs_a;
-      for (int i = 0; i < mr; ++i) ap[k * mr + i] = a[i * rs_a];
-    }
+  for (int64_t k = 0; k < kc; ++k) {
+    const T* a = A + k * cs_a;
+    for (int i = 0; i < mr; ++i) ap[k * mr + i] = a[i * rs_a];
   }
 }
 
+// Shared driver. B comes either packed (ldb == 0: panel p at packed + p*K*NR) or row-major in
+// place (ldb > 0: panel p at B + p*NR, row stride ldb) with its partial last panel, if any, packed
+// in `tail` (K x NR).
 template <class T>
-void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
-          const T* packed_b, T* C, int64_t ldc, const GemmEpilogue<T>& ep) {
+void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
+               const T* B, int64_t ldb, const T* tail, T* C, int64_t ldc,
+               const GemmEpilogue<T>& ep) {
   constexpr int NR = nr_of<T>();
   if (M <= 0 || N <= 0) return;
   const int64_t panels = (N + NR - 1) / NR;
@@ -188,7 +217,11 @@ void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_
   const int64_t KC = nslices == 1 ? K : (K + nslices - 1) / nslices;
   int64_t block = kL2Bytes / ((KC > 0 ? KC : 1) * NR * int64_t(sizeof(T)));
   if (block < 1) block = 1;
-  alignas(64) T ap[kMR * kKcMax];
+  // Row-major (cs_a == 1) and transposed (rs_a == 1) A are read in place: measured on Zen 5,
+  // packing the strip costs more than it saves (up to 30% at N = 64, and still ~25% slower at
+  // 2048^3 with its 8 KB row stride). Other strides are packed into ap.
+  const bool row_a = cs_a == 1, col_a = rs_a == 1 && !row_a;
+  alignas(64) T ap[kMR * kKcMax];  // only touched for general strides
   alignas(64) T bias_tail[NR];  // the last panel's bias, zero-padded to NR
   for (int64_t p0 = 0; p0 < panels; p0 += block) {
     const int64_t p1 = p0 + block < panels ? p0 + block : panels;
@@ -197,28 +230,98 @@ void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_
       const bool last = k0 + kc >= K;
       for (int64_t m0 = 0; m0 < M; m0 += kMR) {
         const int mr = static_cast<int>(M - m0 < kMR ? M - m0 : kMR);
-        pack_a(mr, kc, A + m0 * rs_a + k0 * cs_a, rs_a, cs_a, ap);
+        Tile<T> t;
+        t.kc = kc;
+        t.a = A + m0 * rs_a + k0 * cs_a;
+        t.row_a = row_a;
+        t.lda = row_a ? rs_a : col_a ? cs_a : mr;
+        if (!row_a && !col_a) {
+          pack_a(mr, kc, t.a, rs_a, cs_a, ap);
+          t.a = ap;
+        }
+        t.ldc = ldc;
         for (int64_t p = p0; p < p1; ++p) {
           const int64_t n0 = p * NR;
-          const int nc = static_cast<int>(N - n0 < NR ? N - n0 : NR);
-          TileOps<T> op{k0 > 0 || ep.accumulate, nullptr, last ? ep.act : Act::linear};
+          t.nc = static_cast<int>(N - n0 < NR ? N - n0 : NR);
+          if (ldb == 0) {
+            t.b = B + p * K * NR + k0 * NR;
+            t.ldb = NR;
+          } else if (t.nc == NR) {
+            t.b = B + k0 * ldb + n0;
+            t.ldb = ldb;
+          } else {
+            t.b = tail + k0 * NR;
+            t.ldb = NR;
+          }
+          t.c = C + m0 * ldc + n0;
+          t.op = TileOps<T>{k0 > 0 || ep.accumulate, nullptr, last ? ep.act : Act::linear};
           if (last && ep.bias) {
-            if (nc == NR) {
-              op.bias = ep.bias + n0;
+            if (t.nc == NR) {
+              t.op.bias = ep.bias + n0;
             } else {
-              for (int j = 0; j < NR; ++j) bias_tail[j] = j < nc ? ep.bias[n0 + j] : T(0);
-              op.bias = bias_tail;
+              for (int j = 0; j < NR; ++j) bias_tail[j] = j < t.nc ? ep.bias[n0 + j] : T(0);
+              t.op.bias = bias_tail;
             }
           }
-          run_rows<T>(mr, kc, ap, packed_b + p * K * NR + k0 * NR, C + m0 * ldc + n0, ldc, nc,
-                      op);
+          run_rows<T>(mr, t);
         }
       }
     }
   }
 }
 
-#else  // scalar: the reference, plain loops over the same panel layout.
+template <class T>
+void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
+          const T* packed_b, T* C, int64_t ldc, const GemmEpilogue<T>& ep) {
+  gemm_impl(M, N, K, A, rs_a, cs_a, packed_b, 0, static_cast<const T*>(nullptr), C, ldc, ep);
+}
+
+template <class T>
+void gemm_rowb(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
+               const T* B, int64_t ldb, const T* packed_tail, T* C, int64_t ldc,
+               const GemmEpilogue<T>& ep) {
+  gemm_impl(M, N, K, A, rs_a, cs_a, B, ldb > 0 ? ldb : 1, packed_tail, C, ldc, ep);
+}
+
+// One output column (N == 1) of row-major A: C[m * ldc] (op)= dot(A[m, :], x). R rows at a time,
+// two vector partial sums per row over k, then the k tail; every row sees the same operations
+// whatever R, so any split of the rows gives the same bits.
+template <class T, int R>
+CNNEXT_INLINE void gemv_rows(int64_t K, const T* A, int64_t rs_a, const T* x, T* C, int64_t ldc,
+                             const GemmEpilogue<T>& ep) {
+  using V = vec_t<T>;
+  constexpr int W = kWidth<T>;
+  V acc[R][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = splat<V>(T(0));
+  int64_t k = 0;
+  for (; k + 2 * W <= K; k += 2 * W) {
+    const V x0 = load<V>(x + k), x1 = load<V>(x + k + W);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      acc[r][0] += load<V>(A + r * rs_a + k) * x0;
+      acc[r][1] += load<V>(A + r * rs_a + k + W) * x1;
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    T s = hsum(acc[r][0] + acc[r][1]);
+    for (int64_t j = k; j < K; ++j) s += A[r * rs_a + j] * x[j];
+    T* c = C + r * ldc;
+    s = ep.accumulate ? *c + s : s;
+    *c = activate(ep.bias ? s + ep.bias[0] : s, ep.act);
+  }
+}
+
+template <class T>
+void gemv(int64_t M, int64_t K, const T* A, int64_t rs_a, const T* x, T* C, int64_t ldc,
+          const GemmEpilogue<T>& ep) {
+  int64_t m = 0;
+  for (; m + 4 <= M; m += 4) gemv_rows<T, 4>(K, A + m * rs_a, rs_a, x, C + m * ldc, ldc, ep);
+  for (; m < M; ++m) gemv_rows<T, 1>(K, A + m * rs_a, rs_a, x, C + m * ldc, ldc, ep);
+}
+
+#else  // scalar: the reference, plain loops (over the panel layout for packed B).
 
 template <class T>
 void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
@@ -241,12 +344,37 @@ void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_
   }
 }
 
+template <class T>
+void gemm_rowb(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
+               const T* B, int64_t ldb, const T* packed_tail, T* C, int64_t ldc,
+               const GemmEpilogue<T>& ep) {
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t n = 0; n < N; ++n) {
+      T acc = ep.accumulate ? C[m * ldc + n] : T(0);
+      for (int64_t k = 0; k < K; ++k) acc += A[m * rs_a + k * cs_a] * B[k * ldb + n];
+      C[m * ldc + n] = activate(ep.bias ? acc + ep.bias[n] : acc, ep.act);
+    }
+  }
+}
+
+template <class T>
+void gemv(int64_t M, int64_t K, const T* A, int64_t rs_a, const T* x, T* C, int64_t ldc,
+          const GemmEpilogue<T>& ep) {
+  for (int64_t m = 0; m < M; ++m) {
+    T s = T(0);
+    for (int64_t k = 0; k < K; ++k) s += A[m * rs_a + k] * x[k];
+    T* c = C + m * ldc;
+    s = ep.accumulate ? *c + s : s;
+    *c = activate(ep.bias ? s + ep.bias[0] : s, ep.act);
+  }
+}
+
 #endif
 
 template <class T>
 constexpr GemmKernelsT<T> table() {
   return {&packed_b_size<T>, &pack_b<T>, &gemm<T>, nr_of<T>(),
-          CNNEXT_VEC_BYTES == 0 ? 1 : kMR};
+          CNNEXT_VEC_BYTES == 0 ? 1 : kMR, &gemm_rowb<T>, &gemv<T>};
 }
 
 }  // namespace

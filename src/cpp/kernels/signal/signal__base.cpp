@@ -1,0 +1,2 @@
+#include "simd/isa_base.h"
+#include "kernels/signal/signal_impl.h"
