@@ -149,13 +149,15 @@ def test_softmax_empty_and_large(dtype):
 
 
 def test_results_do_not_depend_on_thread_count(dtype):
-    x = np.random.default_rng(4).standard_normal((600, 300)).astype(dtype)
+    x = np.random.default_rng(4).standard_normal((1000, 300)).astype(dtype)  # > 2 grains of each
+    run = lambda: [ops.relu(x), ops.sigmoid(x), ops.softmax(x), ops.log_softmax(x, axis=0),  # noqa
+                   ops.softmax_backward(x, x), ops.tanh_backward(x, x)]
     prev = cnnext.get_num_threads()
     try:
         cnnext.set_num_threads(1)
-        one = [ops.sigmoid(x), ops.softmax(x), ops.log_softmax(x, axis=0)]
+        one = run()
         cnnext.set_num_threads(2)
-        two = [ops.sigmoid(x), ops.softmax(x), ops.log_softmax(x, axis=0)]
+        two = run()
     finally:
         cnnext.set_num_threads(prev)
     for a, b in zip(one, two):

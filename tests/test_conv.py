@@ -93,6 +93,39 @@ def test_non_contiguous_and_inputs_unchanged(dtype):
         np.testing.assert_array_equal(a, keep)
 
 
+def test_out_argument(dtype):
+    x, w, b = _data((2, 7, 6, 3), dtype, 0), _data((3, 3, 3, 5), dtype, 1), _data(5, dtype, 2)
+    dy = _data((2, 7, 6, 5), dtype, 3)
+    kw = dict(padding="same", strides=1)
+    cases = [(lambda o: ops.conv2d(x, w, b, activation="relu", out=o, **kw),
+              np_conv2d(x, w, b, activation="relu", **kw)),
+             (lambda o: ops.conv2d_backprop_input(dy, w, x.shape, out=o, **kw),
+              np_conv2d_backprop_input(dy, w, x.shape, **kw)),
+             (lambda o: ops.conv2d_backprop_kernel(x, dy, w.shape, out=o, **kw),
+              np_conv2d_backprop_kernel(x, dy, w.shape, **kw)),
+             (lambda o: ops.conv2d_backprop_bias(dy, out=o), dy.astype(np.float64).sum((0, 1, 2)))]
+    for call, expected in cases:
+        out = np.full(expected.shape, np.nan, dtype)
+        assert call(out) is out
+        assert_close(out, expected, dtype, 200)
+        with pytest.raises(TypeError, match="`out` must have dtype"):
+            call(np.empty(expected.shape, np.float16))
+        with pytest.raises(ValueError, match="`out` must have shape"):
+            call(np.empty(expected.shape + (1,), dtype))
+        strided = np.empty(expected.shape[:-1] + (2 * expected.shape[-1],), dtype)[..., ::2]
+        with pytest.raises(ValueError, match="`out` must be C-contiguous"):
+            call(strided)
+
+
+def test_out_overlapping_an_input_is_safe():
+    # 1x1 conv with C == F written over its own input: computed through a temporary.
+    x = _data((2, 5, 5, 4), np.float64, 0)
+    w = _data((1, 1, 4, 4), np.float64, 1)
+    expected = np_conv2d(x, w)
+    assert ops.conv2d(x, w, out=x) is x
+    np.testing.assert_allclose(x, expected, rtol=1e-12, atol=1e-13)
+
+
 def test_empty_batch_and_zero_filters():
     y = ops.conv2d(np.ones((0, 5, 5, 2)), np.ones((3, 3, 2, 4)))
     assert y.shape == (0, 3, 3, 4)

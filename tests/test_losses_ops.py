@@ -300,3 +300,28 @@ def test_vlog_kernel(isa, dtype):
     ulp = np.spacing(np.abs(expected[fin]).astype(dtype)).astype(np.float64)
     err = np.abs(y[fin] - expected[fin]) / np.maximum(ulp, fi.smallest_subnormal)
     assert err.max() <= 2, err.max()  # a few ulp of the result
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+@pytest.mark.parametrize("k", [1, 10, 64, 65])
+def test_many_rows_every_loss(isa, dtype, k, from_logits):
+    """Rows up to 64 long take a blocked path (several rows per vector pass): cross its blocks."""
+    rng = np.random.default_rng(k)
+    n = 301
+    p = (rng.standard_normal((n, k)) * 3).astype(dtype) if from_logits else \
+        rng.uniform(0.05, 1.0, (n, k)).astype(dtype)
+    y = rng.uniform(0, 1, (n, k)).astype(dtype)
+    labels = rng.integers(0, k, n)
+    cases = [(L.binary_crossentropy, y, O.binary_crossentropy(y, p, from_logits, dtype),
+              O.binary_crossentropy_grad(y, p, from_logits, dtype)),
+             (L.categorical_crossentropy, y, O.categorical_crossentropy(y, p, from_logits, dtype=dtype),
+              O.categorical_crossentropy_grad(y, p, from_logits, dtype=dtype)),
+             (L.sparse_categorical_crossentropy, labels,
+              O.categorical_crossentropy(O.one_hot(labels, k), p, from_logits, dtype=dtype),
+              O.categorical_crossentropy_grad(O.one_hot(labels, k), p, from_logits, dtype=dtype))]
+    if not from_logits:
+        cases.append((L.mean_squared_error, y, O.mean_squared_error(y, p),
+                      O.mean_squared_error_grad(y, p)))
+    for fn, target, ref_loss, ref_grad in cases:
+        kw = {} if fn is L.mean_squared_error else dict(from_logits=from_logits)
+        check_loss_and_grad(fn, (target, p), kw, ref_loss, ref_grad, dtype)

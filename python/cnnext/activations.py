@@ -1,1 +1,73 @@
-"""(to be written)"""
+"""Activation functions by Keras name: ``get('relu')``, ``serialize(fn) -> 'relu'``.
+
+cnnext trains without autograd, so an activation is usable in a layer only if it has a backward
+op: linear, relu, sigmoid, tanh and softmax. Other Keras names are recognised and rejected with
+a clear message.
+"""
+from . import _backend
+
+__all__ = ["linear", "relu", "sigmoid", "tanh", "softmax", "get", "serialize", "deserialize"]
+
+
+def linear(x):
+    """Identity."""
+    return x
+
+
+def relu(x):
+    """max(x, 0)."""
+    return _backend.activation_forward("relu", x)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x))."""
+    return _backend.activation_forward("sigmoid", x)
+
+
+def tanh(x):
+    """Hyperbolic tangent."""
+    return _backend.activation_forward("tanh", x)
+
+
+def softmax(x, axis=-1):
+    """exp(x - max) / sum(exp(x - max)) along ``axis``."""
+    return _backend.activation_forward("softmax", x, axis=axis)
+
+
+_SUPPORTED = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh,
+              "softmax": softmax}
+_KERAS_ONLY = ("leaky_relu", "relu6", "celu", "elu", "selu", "softplus", "softsign", "squareplus",
+               "soft_shrink", "sparse_plus", "silu", "swish", "gelu", "glu", "tanh_shrink",
+               "threshold", "sparse_sigmoid", "exponential", "hard_sigmoid", "hard_silu",
+               "hard_swish", "hard_tanh", "hard_shrink", "mish", "log_softmax", "log_sigmoid",
+               "sparsemax")
+
+
+def get(identifier):
+    """None -> linear; a name or one of this module's functions -> that function."""
+    if identifier is None:
+        return linear
+    if isinstance(identifier, dict) and identifier.get("class_name") == "function":
+        identifier = identifier.get("config")
+    if isinstance(identifier, str):
+        if identifier in _SUPPORTED:
+            return _SUPPORTED[identifier]
+        if identifier in _KERAS_ONLY:
+            raise ValueError(f"Activation {identifier!r} is not supported by cnnext (no backward "
+                             f"kernel). Supported: {sorted(_SUPPORTED)}")
+    elif callable(identifier):
+        for fn in _SUPPORTED.values():
+            if identifier is fn:
+                return fn
+        raise ValueError(
+            "cnnext layers only accept its built-in activations (it has no autograd to "
+            f"differentiate arbitrary callables). Supported: {sorted(_SUPPORTED)}. "
+            f"Received: {identifier!r}")
+    raise ValueError(f"Could not interpret activation function identifier: {identifier}")
+
+
+def serialize(fn):
+    return get(fn).__name__
+
+
+deserialize = get

@@ -8,8 +8,10 @@ max((OH - 1) * stride + (KH - 1) * dilation + 1 - H, 0) is split with the extra 
 import numbers
 import operator
 
+import numpy as np
+
 from .. import _core
-from ._common import as_floats, normalize_padding, positive_pair
+from ._common import as_floats, check_out, normalize_padding, positive_pair
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_kernel", "conv2d_backprop_bias"]
 
@@ -37,6 +39,21 @@ def _shape4(op, name, value, layout):
     if min(dims) < 0 or max(dims) >= _LIMIT:
         raise ValueError(f"{op}: `{name}` entries must be in [0, 2**40). Received: {name}={dims}")
     return dims
+
+
+def _run(call, out, shape, dtype, inputs):
+    """call(None) allocates the result; call(out) writes into a validated `out=` array (through a
+    temporary when `out` overlaps an input, since the kernels read inputs while writing)."""
+    if out is None:
+        return call(None)
+    check_out(out, shape, dtype)
+    if not out.flags.c_contiguous:
+        raise ValueError("`out` must be C-contiguous")
+    if any(a is not None and np.may_share_memory(out, a) for a in inputs):
+        out[...] = call(None)
+    else:
+        call(out)
+    return out
 
 
 def _geometry(op, x_shape, k_shape, strides, padding, dilation_rate):
@@ -72,7 +89,8 @@ def _geometry(op, x_shape, k_shape, strides, padding, dilation_rate):
     return tuple(out), tuple(pad), s, d
 
 
-def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, activation=None):
+def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, activation=None,
+           out=None):
     """2-D convolution (cross-correlation, as Keras/TF), with optional fused bias and activation.
 
     Args:
@@ -82,6 +100,7 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, ac
         strides, dilation_rate: an int or a pair of ints (height, width), positive.
         padding: "valid" or "same" (TF's split: the extra padding goes bottom/right).
         activation: None, "linear", "relu", "sigmoid" or "tanh", applied after the bias.
+        out: optional C-contiguous (N, OH, OW, F) array of the result dtype to write into.
 
     Returns:
         (N, OH, OW, F) array, float32 if every input is float32, else float64.
@@ -92,6 +111,7 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, ac
         (2, 26, 26, 32)
     """
     op = "conv2d"
+    raw = (x, kernel, bias)
     if not (activation is None or isinstance(activation, str)) or activation not in _ACTIVATIONS:
         raise ValueError(f"{op}: `activation` must be one of None, 'linear', 'relu', 'sigmoid', "
                          f"'tanh'. Received: activation={activation!r}")
@@ -105,12 +125,21 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, ac
         raise ValueError(f"{op}: `bias` must have shape ({kernel.shape[3]},) (one value per "
                          f"filter). Received: bias.shape={bias.shape}")
     out_hw, pad, s, d = _geometry(op, x.shape, kernel.shape, strides, padding, dilation_rate)
-    return _core.conv2d(x, kernel, bias, s, d, pad, out_hw, _ACTIVATIONS[activation])
+    shape = (x.shape[0],) + out_hw + (kernel.shape[3],)
+    return _run(lambda o: _core.conv2d(x, kernel, bias, s, d, pad, out_hw,
+                                       _ACTIVATIONS[activation], o),
+                out, shape, x.dtype, raw + (x, kernel, bias))
 
 
-def conv2d_backprop_input(dy, kernel, input_shape, strides=1, padding="valid", dilation_rate=1):
-    """Gradient of conv2d with respect to its input: dx of shape `input_shape` (N, H, W, C)."""
+def conv2d_backprop_input(dy, kernel, input_shape, strides=1, padding="valid", dilation_rate=1,
+                          out=None):
+    """Gradient of conv2d with respect to its input: dx of shape `input_shape` (N, H, W, C).
+
+    Deterministic: bitwise identical results for any thread count. `out`: optional array to
+    write dx into.
+    """
     op = "conv2d_backprop_input"
+    raw = (dy, kernel)
     input_shape = _shape4(op, "input_shape", input_shape, "(N, H, W, C)")
     dy, kernel = as_floats(dy=dy, kernel=kernel)
     _check_rank(op, "dy", dy, "(N, OH, OW, F)")
@@ -122,15 +151,19 @@ def conv2d_backprop_input(dy, kernel, input_shape, strides=1, padding="valid", d
                          f"kernel.shape={kernel.shape}, strides={s}, padding={padding!r}, "
                          f"dilation_rate={d}, and `kernel` must have {input_shape[3]} input "
                          f"channels. Received: dy.shape={dy.shape}")
-    return _core.conv2d_backprop_input(dy, kernel, input_shape, s, d, pad)
+    return _run(lambda o: _core.conv2d_backprop_input(dy, kernel, input_shape, s, d, pad, o),
+                out, input_shape, dy.dtype, raw + (dy, kernel))
 
 
-def conv2d_backprop_kernel(x, dy, kernel_shape, strides=1, padding="valid", dilation_rate=1):
+def conv2d_backprop_kernel(x, dy, kernel_shape, strides=1, padding="valid", dilation_rate=1,
+                           out=None):
     """Gradient of conv2d with respect to its kernel: dkernel of shape `kernel_shape`.
 
-    Deterministic: bitwise identical results for any thread count.
+    Deterministic: bitwise identical results for any thread count. `out`: optional array to
+    write dkernel into.
     """
     op = "conv2d_backprop_kernel"
+    raw = (x, dy)
     kernel_shape = _shape4(op, "kernel_shape", kernel_shape, "(KH, KW, C, F)")
     x, dy = as_floats(x=x, dy=dy)
     _check_rank(op, "x", x, "(N, H, W, C)")
@@ -142,11 +175,14 @@ def conv2d_backprop_kernel(x, dy, kernel_shape, strides=1, padding="valid", dila
                          f"kernel_shape={kernel_shape}, strides={s}, padding={padding!r}, "
                          f"dilation_rate={d}, and `kernel_shape` must have {x.shape[3]} input "
                          f"channels. Received: dy.shape={dy.shape}")
-    return _core.conv2d_backprop_kernel(x, dy, kernel_shape, s, d, pad)
+    return _run(lambda o: _core.conv2d_backprop_kernel(x, dy, kernel_shape, s, d, pad, o),
+                out, kernel_shape, x.dtype, raw + (x, dy))
 
 
-def conv2d_backprop_bias(dy):
+def conv2d_backprop_bias(dy, out=None):
     """Gradient of conv2d with respect to its bias: ``dy.sum((0, 1, 2))`` (deterministic)."""
+    raw = dy
     (dy,) = as_floats(dy=dy)
     _check_rank("conv2d_backprop_bias", "dy", dy, "(N, OH, OW, F)")
-    return _core.conv2d_backprop_bias(dy)
+    return _run(lambda o: _core.conv2d_backprop_bias(dy, o), out, dy.shape[3:], dy.dtype,
+                (raw, dy))

@@ -6,7 +6,7 @@ Every op is threaded and gives bitwise-identical results for any thread count.
 import numpy as np
 
 from .. import _core
-from ._common import as_floats, check_out
+from ._common import _as_ndarray, as_float, as_floats, check_out, float_dtype
 
 __all__ = ["matmul", "dense", "dense_backprop_input", "dense_backprop_kernel",
            "dense_backprop_bias"]
@@ -24,6 +24,12 @@ def _activation_code(activation):
                      f"Received: activation={activation!r}")
 
 
+def _floats(**named):
+    """as_floats, keeping 0-d inputs 0-d (np.ascontiguousarray makes them 1-D) for the checks."""
+    arrs = as_floats(**named)
+    return [a if a is None or np.ndim(v) else a.reshape(()) for a, v in zip(arrs, named.values())]
+
+
 def _check_size(shape, what):
     n = 1
     for d in shape:
@@ -38,11 +44,13 @@ def _rows(a):
     return a.reshape(-1, a.shape[-1]) if a.shape[-1] else a.reshape(int(np.prod(a.shape[:-1])), 0)
 
 
-def _matmul_operand(a):
-    """An ndarray -> (array for _core, transposed flag): F-ordered 2-D views go as their transpose."""
-    if a.ndim == 2 and not a.flags.c_contiguous and a.flags.f_contiguous:
-        return a.T, True
-    return a, False
+def _matmul_operand(arr, name, dtype):
+    """An ndarray already of the computing dtype goes to _core as it is, whatever its strides
+    (the kernels read transposed, sliced and reversed views in place); anything else is
+    converted once by as_float."""
+    if arr.dtype == dtype and all(s % arr.itemsize == 0 for s in arr.strides):
+        return arr
+    return as_float(arr, name, dtype)
 
 
 def matmul(a, b, out=None):
@@ -56,8 +64,7 @@ def matmul(a, b, out=None):
     Returns:
         (M, N), (N,), (M,) or a 0-d array for two 1-D operands, float32 if both are float32.
     """
-    a0 = a if isinstance(a, np.ndarray) else np.asarray(a)
-    b0 = b if isinstance(b, np.ndarray) else np.asarray(b)
+    a0, b0 = _as_ndarray(a, "a"), _as_ndarray(b, "b")
     for name, arr in (("a", a0), ("b", b0)):
         if arr.ndim not in (1, 2):
             raise ValueError(f"`{name}` must be a 1-D or 2-D array (batched matmul is not "
@@ -68,20 +75,20 @@ def matmul(a, b, out=None):
         raise ValueError("matmul: the inner dimensions must match: a.shape[-1] == b.shape[0] "
                          f"(b.shape[-1] for 1-D b). Received: a.shape={a0.shape}, "
                          f"b.shape={b0.shape}")
-    (ta, fa), (tb, fb) = _matmul_operand(a2), _matmul_operand(b2)
-    ta, tb = as_floats(a=ta, b=tb)
+    dtype = float_dtype(a0, b0)
+    ta, tb = _matmul_operand(a2, "a", dtype), _matmul_operand(b2, "b", dtype)
     shape = tuple(a0.shape[:-1]) + tuple(b0.shape[1:])
     _check_size((a2.shape[0], b2.shape[1]), "result")
     if out is None:
-        return _core.matmul(ta, tb, fa, fb).reshape(shape)
-    check_out(out, shape, ta.dtype)
+        return _core.matmul(ta, tb).reshape(shape)
+    check_out(out, shape, dtype)
     if not out.flags.c_contiguous:
         raise ValueError("`out` must be C-contiguous")
     target = out.reshape(a2.shape[0], b2.shape[1])
     if np.may_share_memory(out, a0) or np.may_share_memory(out, b0):
-        target[...] = _core.matmul(ta, tb, fa, fb)
+        target[...] = _core.matmul(ta, tb)
     else:
-        _core.matmul(ta, tb, fa, fb, target)
+        _core.matmul(ta, tb, target)
     return out
 
 
@@ -113,7 +120,7 @@ def dense(x, kernel, bias=None, activation=None):
         ndarray of shape (..., out).
     """
     code = _activation_code(activation)
-    x, kernel, bias = as_floats(x=x, kernel=kernel, bias=bias)
+    x, kernel, bias = _floats(x=x, kernel=kernel, bias=bias)
     _check_rank(x, "x")
     _check_kernel(kernel, x.shape[-1])
     out = kernel.shape[1]
@@ -134,7 +141,7 @@ def dense_backprop_input(dy, kernel):
     Returns:
         ndarray of shape (..., in).
     """
-    dy, kernel = as_floats(dy=dy, kernel=kernel)
+    dy, kernel = _floats(dy=dy, kernel=kernel)
     _check_rank(dy, "dy")
     if kernel.ndim != 2:
         raise ValueError(f"`kernel` must be a 2-D array of shape (in, out). "
@@ -157,7 +164,7 @@ def dense_backprop_kernel(x, dy):
     Returns:
         ndarray of shape (in, out).
     """
-    x, dy = as_floats(x=x, dy=dy)
+    x, dy = _floats(x=x, dy=dy)
     _check_rank(x, "x")
     _check_rank(dy, "dy")
     if x.shape[:-1] != dy.shape[:-1]:
@@ -176,6 +183,6 @@ def dense_backprop_bias(dy):
     Returns:
         ndarray of shape (out,).
     """
-    (dy,) = as_floats(dy=dy)
+    (dy,) = _floats(dy=dy)
     _check_rank(dy, "dy")
     return _core.dense_backprop_bias(_rows(dy))

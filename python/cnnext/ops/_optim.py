@@ -37,9 +37,7 @@ def _step(iteration):
     return int(iteration)
 
 
-def _arrays(value, name, required=True):
-    if value is None and not required:
-        return None
+def _arrays(value, name):
     if not isinstance(value, (list, tuple)):
         raise TypeError(f"`{name}` must be a list or tuple of numpy arrays. "
                         f"Received: {name} of type {type(value).__name__}")

@@ -27,7 +27,8 @@ ConvGeom geom(const std::vector<int64_t>& xs, int64_t F, int64_t KH, int64_t KW,
 
 template <class T>
 py::object conv2d_py(const carray<T>& x, const carray<T>& kernel, const std::optional<carray<T>>& bias,
-                     Pair strides, Pair dilation, Pair pad, Pair out_hw, int act) {
+                     Pair strides, Pair dilation, Pair pad, Pair out_hw, int act,
+                     const py::object& out) {
   const char* op = "conv2d";
   check_rank(x, op, "input", "(N, H, W, C)");
   check_rank(kernel, op, "kernel", "(KH, KW, C, F)");
@@ -42,7 +43,7 @@ py::object conv2d_py(const carray<T>& x, const carray<T>& kernel, const std::opt
                  g.F, ",), but got ", shape_str(shape_of(*bias)));
     bp = bias->data();
   }
-  auto y = new_array<T>({g.N, g.OH, g.OW, g.F});
+  auto y = out_or_new<T>(out, {g.N, g.OH, g.OW, g.F}, op);
   const T *xp = x.data(), *kp = kernel.data();
   T* yp = y.mutable_data();
   {
@@ -55,7 +56,7 @@ py::object conv2d_py(const carray<T>& x, const carray<T>& kernel, const std::opt
 template <class T>
 py::object backprop_input_py(const carray<T>& dy, const carray<T>& kernel,
                              const std::vector<int64_t>& input_shape, Pair strides, Pair dilation,
-                             Pair pad) {
+                             Pair pad, const py::object& out) {
   const char* op = "conv2d_backprop_input";
   check_rank(dy, op, "dy", "(N, OH, OW, F)");
   check_rank(kernel, op, "kernel", "(KH, KW, C, F)");
@@ -67,7 +68,7 @@ py::object backprop_input_py(const carray<T>& dy, const carray<T>& kernel,
                shape_str(input_shape), " are inconsistent");
   const ConvGeom g = geom(input_shape, ks[3], ks[0], ks[1], strides, dilation, pad, ds[1], ds[2]);
   check_conv_geom(g, op);
-  auto dx = new_array<T>(input_shape);
+  auto dx = out_or_new<T>(out, input_shape, op);
   const T *dyp = dy.data(), *kp = kernel.data();
   T* dxp = dx.mutable_data();
   {
@@ -80,7 +81,7 @@ py::object backprop_input_py(const carray<T>& dy, const carray<T>& kernel,
 template <class T>
 py::object backprop_kernel_py(const carray<T>& x, const carray<T>& dy,
                               const std::vector<int64_t>& kernel_shape, Pair strides,
-                              Pair dilation, Pair pad) {
+                              Pair dilation, Pair pad, const py::object& out) {
   const char* op = "conv2d_backprop_kernel";
   check_rank(x, op, "input", "(N, H, W, C)");
   check_rank(dy, op, "dy", "(N, OH, OW, F)");
@@ -93,7 +94,7 @@ py::object backprop_kernel_py(const carray<T>& x, const carray<T>& dy,
   const ConvGeom g =
       geom(xs, ds[3], kernel_shape[0], kernel_shape[1], strides, dilation, pad, ds[1], ds[2]);
   check_conv_geom(g, op);
-  auto dk = new_array<T>(kernel_shape);
+  auto dk = out_or_new<T>(out, kernel_shape, op);
   const T *xp = x.data(), *dyp = dy.data();
   T* dkp = dk.mutable_data();
   {
@@ -104,10 +105,10 @@ py::object backprop_kernel_py(const carray<T>& x, const carray<T>& dy,
 }
 
 template <class T>
-py::object backprop_bias_py(const carray<T>& dy) {
+py::object backprop_bias_py(const carray<T>& dy, const py::object& out) {
   check_rank(dy, "conv2d_backprop_bias", "dy", "(N, OH, OW, F)");
   const auto ds = shape_of(dy);
-  auto db = new_array<T>({ds[3]});
+  auto db = out_or_new<T>(out, {ds[3]}, "conv2d_backprop_bias");
   const T* dyp = dy.data();
   T* dbp = db.mutable_data();
   const int64_t M = ds[0] * ds[1] * ds[2], F = ds[3];
@@ -122,14 +123,15 @@ template <class T>
 void bind_dtype(py::module_& m) {
   m.def("conv2d", &conv2d_py<T>, py::arg("x").noconvert(), py::arg("kernel").noconvert(),
         py::arg("bias").none(true).noconvert(), py::arg("strides"), py::arg("dilation"), py::arg("pad"),
-        py::arg("out_hw"), py::arg("act"));
+        py::arg("out_hw"), py::arg("act"), py::arg("out") = py::none());
   m.def("conv2d_backprop_input", &backprop_input_py<T>, py::arg("dy").noconvert(),
         py::arg("kernel").noconvert(), py::arg("input_shape"), py::arg("strides"),
-        py::arg("dilation"), py::arg("pad"));
+        py::arg("dilation"), py::arg("pad"), py::arg("out") = py::none());
   m.def("conv2d_backprop_kernel", &backprop_kernel_py<T>, py::arg("x").noconvert(),
         py::arg("dy").noconvert(), py::arg("kernel_shape"), py::arg("strides"),
-        py::arg("dilation"), py::arg("pad"));
-  m.def("conv2d_backprop_bias", &backprop_bias_py<T>, py::arg("dy").noconvert());
+        py::arg("dilation"), py::arg("pad"), py::arg("out") = py::none());
+  m.def("conv2d_backprop_bias", &backprop_bias_py<T>, py::arg("dy").noconvert(),
+        py::arg("out") = py::none());
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// dense / matmul bindings: 2-D C-contiguous operands of one dtype (python/cnnext/ops/_dense.py
+// dense / matmul bindings: 2-D operands of one dtype, C-contiguous except matmul's (strided) (python/cnnext/ops/_dense.py
 // reshapes, converts and validates first; the checks here guard direct _core calls).
 #include <pybind11/stl.h>
 
@@ -17,21 +17,30 @@ void check_2d(const py::array& a, const char* op, const char* name) {
     fail(op, ": expected a 2-D `", name, "`, but got shape ", shape_str(shape_of(a)));
 }
 
-// C (M, N) = op(a) . op(b); op(x) = x^T when the flag is set (a C-contiguous transposed view).
+// Element strides of a 2-D array of T (numpy keeps byte strides; views of T are multiples).
 template <class T>
-py::object matmul_py(const carray<T>& a, const carray<T>& b, bool trans_a, bool trans_b,
-                     const py::object& out) {
+void element_strides(const py::array_t<T>& a, const char* name, int64_t* rs, int64_t* cs) {
+  const int64_t s0 = a.strides(0), s1 = a.strides(1), w = sizeof(T);
+  CNNEXT_CHECK(s0 % w == 0 && s1 % w == 0, "matmul: `", name, "` has strides (", s0, ", ", s1,
+               ") bytes, not multiples of its item size ", w);
+  *rs = s0 / w;
+  *cs = s1 / w;
+}
+
+// C (M, N) = a . b for 2-D operands of any strides (transposed, sliced, negative: read in place).
+template <class T>
+py::object matmul_py(const py::array_t<T>& a, const py::array_t<T>& b, const py::object& out) {
   check_2d(a, "matmul", "a");
   check_2d(b, "matmul", "b");
-  const int64_t M = trans_a ? a.shape(1) : a.shape(0), K = trans_a ? a.shape(0) : a.shape(1);
-  const int64_t Kb = trans_b ? b.shape(1) : b.shape(0), N = trans_b ? b.shape(0) : b.shape(1);
-  CNNEXT_CHECK(K == Kb, "matmul: inner dimensions differ: a has ", K, " columns, b has ", Kb,
-               " rows");
+  const int64_t M = a.shape(0), K = a.shape(1), N = b.shape(1);
+  CNNEXT_CHECK(K == b.shape(0), "matmul: inner dimensions differ: a has ", K, " columns, b has ",
+               b.shape(0), " rows");
+  int64_t rs_a, cs_a, rs_b, cs_b;
+  element_strides(a, "a", &rs_a, &cs_a);
+  element_strides(b, "b", &rs_b, &cs_b);
   auto c = out_or_new<T>(out, {M, N}, "matmul");
   const T *ap = a.data(), *bp = b.data();
   T* cp = c.mutable_data();
-  const int64_t rs_a = trans_a ? 1 : K, cs_a = trans_a ? M : 1;
-  const int64_t rs_b = trans_b ? 1 : N, cs_b = trans_b ? K : 1;
   {
     py::gil_scoped_release nogil;
     matmul_threaded<T>(M, N, K, ap, rs_a, cs_a, bp, rs_b, cs_b, cp, N, GemmEpilogue<T>{});
@@ -112,7 +121,7 @@ py::object dense_backprop_bias_py(const carray<T>& dy) {
 template <class T>
 void bind_dtype(py::module_& m) {
   m.def("matmul", &matmul_py<T>, py::arg("a").noconvert(), py::arg("b").noconvert(),
-        py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("out") = py::none());
+        py::arg("out") = py::none());
   m.def("dense", &dense_py<T>, py::arg("x").noconvert(), py::arg("kernel").noconvert(),
         py::arg("bias").noconvert() = py::none(), py::arg("activation") = 0);
   m.def("dense_backprop_input", &dense_backprop_input_py<T>, py::arg("dy").noconvert(),

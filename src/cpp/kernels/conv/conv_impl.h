@@ -145,12 +145,28 @@ CNNEXT_INLINE void direct_block(const ConvGeom& g, const T* ximg, const T* packe
     const int64_t ih = oh * g.sh - g.pt + kh * g.dh;
     if (ih < 0 || ih >= g.H) continue;
     const T* xrow = ximg + ih * g.W * C;
+    if constexpr (Interior) {  // pixel r, tap kw, channel c at xk[r * rs + kw * ks + c]
+      const T* xk = xrow + (ow * g.sw - g.pl) * C;
+      const int64_t rs = g.sw * C, ks = g.dw * C;
+      const T* wk = w + kh * g.KW * C * Fp;
+      for (int64_t kw = 0; kw < g.KW; ++kw, xk += ks, wk += C * Fp) {
+        for (int64_t c = 0; c < C; ++c) {
+          V wv[NN];
+          for (int v = 0; v < NN; ++v) wv[v] = load<V>(wk + c * Fp + v * VW);
+          for (int r = 0; r < RR; ++r) {
+            const V xs = splat<V>(xk[r * rs + c]);
+            for (int v = 0; v < NN; ++v) acc[r][v] = acc[r][v] + xs * wv[v];
+          }
+        }
+      }
+      continue;
+    }
     for (int64_t kw = 0; kw < g.KW; ++kw) {
       int64_t xo[RR];
       bool ok[RR];
       for (int r = 0; r < RR; ++r) {
         const int64_t iw = (ow + r) * g.sw - g.pl + kw * g.dw;
-        ok[r] = Interior || (iw >= 0 && iw < g.W);
+        ok[r] = iw >= 0 && iw < g.W;
         xo[r] = ok[r] ? iw * C : 0;
       }
       const T* wk = w + (kh * g.KW + kw) * C * Fp;
@@ -158,7 +174,7 @@ CNNEXT_INLINE void direct_block(const ConvGeom& g, const T* ximg, const T* packe
         V wv[NN];
         for (int v = 0; v < NN; ++v) wv[v] = load<V>(wk + c * Fp + v * VW);
         for (int r = 0; r < RR; ++r) {
-          const V xs = splat<V>(Interior ? xrow[xo[r] + c] : ok[r] ? xrow[xo[r] + c] : T(0));
+          const V xs = splat<V>(ok[r] ? xrow[xo[r] + c] : T(0));
           for (int v = 0; v < NN; ++v) acc[r][v] = acc[r][v] + xs * wv[v];
         }
       }
@@ -174,41 +190,46 @@ CNNEXT_INLINE void direct_block(const ConvGeom& g, const T* ximg, const T* packe
   }
 }
 
+// All filter vectors for RR pixels starting at (oh, ow): NV vectors at a time, then one.
+template <class T, int RR, int NV>
+CNNEXT_INLINE void direct_pixels(const ConvGeom& g, const T* ximg, const T* packed, Act act,
+                                 int64_t oh, int64_t ow, T* yp) {
+  constexpr int VW = kWidth<T>;
+  const int64_t Fp = padded_f<T>(g), span = (g.KW - 1) * g.dw;
+  const bool inside = ow * g.sw - g.pl >= 0 && (ow + RR - 1) * g.sw - g.pl + span < g.W;
+  for (int64_t f0 = 0; f0 < Fp;) {
+    const bool two = f0 + NV * VW <= Fp;
+    if (inside) {
+      if (two) direct_block<T, RR, NV, true>(g, ximg, packed, act, oh, ow, f0, yp);
+      else direct_block<T, RR, 1, true>(g, ximg, packed, act, oh, ow, f0, yp);
+    } else {
+      if (two) direct_block<T, RR, NV, false>(g, ximg, packed, act, oh, ow, f0, yp);
+      else direct_block<T, RR, 1, false>(g, ximg, packed, act, oh, ow, f0, yp);
+    }
+    f0 += two ? NV * VW : VW;
+  }
+}
+
 // Register tile: R pixels x NV vectors of filters (avx512: 8 x 2 = 16 of 32 zmm accumulators;
-// 16-register ISAs: 4 x 2).
+// 16-register ISAs: 4 x 2); the end of an output row in blocks of R/2, R/4, ... pixels.
 template <class T>
 void direct_conv(const ConvGeom& g, const T* x, const T* packed, Act act, int64_t p0, int64_t p1,
                  T* y) {
-  constexpr int VW = kWidth<T>, R = CNNEXT_VEC_BYTES == 64 ? 8 : 4, NV = 2;
-  const int64_t ohw = g.OH * g.OW, Fp = padded_f<T>(g);
-  const int64_t span = (g.KW - 1) * g.dw;
+  constexpr int R = CNNEXT_VEC_BYTES == 64 ? 8 : 4, NV = 2;
+  const int64_t ohw = g.OH * g.OW;
   int64_t p = p0;
   while (p < p1) {
     const int64_t n = p / ohw, oh = (p % ohw) / g.OW, ow = p % g.OW;
     int64_t run = g.OW - ow;
     if (run > p1 - p) run = p1 - p;
-    if (run > R) run = R;
     const T* ximg = x + n * g.H * g.W * g.C;
     T* yp = y + p * g.F;
-    const bool inside = ow * g.sw - g.pl >= 0 && (ow + R - 1) * g.sw - g.pl + span < g.W;
-    for (int64_t f0 = 0; f0 < Fp;) {
-      const bool two = f0 + NV * VW <= Fp;
-      if (run == R && inside) {
-        if (two) direct_block<T, R, NV, true>(g, ximg, packed, act, oh, ow, f0, yp);
-        else direct_block<T, R, 1, true>(g, ximg, packed, act, oh, ow, f0, yp);
-      } else if (run == R) {
-        if (two) direct_block<T, R, NV, false>(g, ximg, packed, act, oh, ow, f0, yp);
-        else direct_block<T, R, 1, false>(g, ximg, packed, act, oh, ow, f0, yp);
-      } else {
-        for (int64_t r = 0; r < run; ++r) {
-          T* yr = yp + r * g.F;
-          if (two) direct_block<T, 1, NV, false>(g, ximg, packed, act, oh, ow + r, f0, yr);
-          else direct_block<T, 1, 1, false>(g, ximg, packed, act, oh, ow + r, f0, yr);
-        }
-      }
-      f0 += two ? NV * VW : VW;
-    }
-    p += run;
+    int64_t take;
+    if (run >= R) take = R, direct_pixels<T, R, NV>(g, ximg, packed, act, oh, ow, yp);
+    else if (R >= 8 && run >= 4) take = 4, direct_pixels<T, 4, NV>(g, ximg, packed, act, oh, ow, yp);
+    else if (run >= 2) take = 2, direct_pixels<T, 2, NV>(g, ximg, packed, act, oh, ow, yp);
+    else take = 1, direct_pixels<T, 1, NV>(g, ximg, packed, act, oh, ow, yp);
+    p += take;
   }
 }
 

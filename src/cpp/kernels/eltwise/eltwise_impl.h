@@ -2,6 +2,8 @@
 #include <cmath>
 
 #include "kernels/eltwise/eltwise.h"
+#include "kernels/eltwise/row_blocks.h"
+#include "kernels/loss/vlog.h"
 #include "simd/vec.h"
 #include "simd/vmath.h"
 
@@ -117,43 +119,6 @@ CNNEXT_INLINE T row_sum(const T* a, const T* b, int64_t c, F f) {
   return hsum(s);
 }
 
-// Short rows (c <= kSmallRow): one vector per row would leave most lanes idle and pay a horizontal
-// reduction per row. Instead, a block of whole rows is reduced with the row loop innermost (so the
-// per-row accumulations are independent and pipeline, rather than one serial chain per row), each
-// row's result is replicated over the row in a small buffer, and the exp/arithmetic runs as flat
-// vector passes over the block.
-constexpr int64_t kSmallRow = 64;
-constexpr int64_t kBlock = 1024;  // elements per block (whole rows)
-
-// red[r] = max over row r of x (nr rows of c), NaN-propagating.
-template <class T>
-CNNEXT_INLINE void rows_max(const T* x, T* red, int64_t nr, int64_t c) {
-  for (int64_t r = 0; r < nr; ++r) red[r] = x[r * c];
-  for (int64_t i = 1; i < c; ++i)
-    for (int64_t r = 0; r < nr; ++r) red[r] = max_nan(red[r], x[r * c + i]);
-}
-
-// red[r] = sum over row r of f(a, b) (elements in row order, as the vector path's tail).
-template <class T, class F>
-CNNEXT_INLINE void rows_sum(const T* a, const T* b, T* red, int64_t nr, int64_t c, F f) {
-  for (int64_t r = 0; r < nr; ++r) red[r] = f(a[r * c], b[r * c]);
-  for (int64_t i = 1; i < c; ++i)
-    for (int64_t r = 0; r < nr; ++r) red[r] += f(a[r * c + i], b[r * c + i]);
-}
-
-template <class T>
-CNNEXT_INLINE void spread(const T* red, T* buf, int64_t nr, int64_t c) {  // buf row r = red[r]
-  for (int64_t r = 0; r < nr; ++r)
-    for (int64_t i = 0; i < c; ++i) buf[r * c + i] = red[r];
-}
-
-// Calls block(offset, nrows) over [0, rows) in blocks of whole rows totalling <= kBlock elements.
-template <class F>
-CNNEXT_INLINE void row_blocks(int64_t rows, int64_t c, F block) {
-  const int64_t rb = kBlock / c;
-  for (int64_t r0 = 0; r0 < rows; r0 += rb) block(r0 * c, rows - r0 < rb ? rows - r0 : rb);
-}
-
 template <class T>
 void softmax_small_rows(const T* x, T* y, int64_t rows, int64_t c) {
   T buf[kBlock], red[kBlock];
@@ -180,7 +145,7 @@ void log_softmax_small_rows(const T* x, T* y, int64_t rows, int64_t c) {
     spread(red, mx, nr, c);
     map_binary(xb, mx, ls, nr * c, [](auto v, auto m) { return vexp(v - m); });
     rows_sum(ls, ls, red, nr, c, [](T e, T) { return e; });
-    for (int64_t r = 0; r < nr; ++r) red[r] = std::log(red[r]);
+    map_unary(red, red, nr, [](auto v) { return vlog(v); });
     spread(red, ls, nr, c);
     map_binary(xb, mx, mx, nr * c, [](auto v, auto m) { return v - m; });
     map_binary(mx, ls, yb, nr * c, [](auto d, auto l) { return d - l; });
@@ -208,8 +173,6 @@ void log_softmax_backward_small_rows(const T* dy, const T* y, T* dx, int64_t row
     map_binary(dy + off, buf, dx + off, nr * c, [](auto g, auto t) { return g - t; });
   });
 }
-
-constexpr bool kUseSmallRows = kWidth<float> > 1;  // the scalar ISA has no idle lanes to fill
 
 template <class T>
 void softmax_rows(const T* x, T* y, int64_t rows, int64_t c) {

@@ -7,7 +7,8 @@
 // needed and it lives on the stack):
 //   for each block of panels (KC x NC of packed B, sized to stay in L2)
 //     for each KC slice of K (whole K up to kKcMax)
-//       for each MR-row strip of A: pack MR x KC into a stack buffer (L1), read through rs_a/cs_a
+//       for each MR-row strip of A (read in place when row-major or transposed, else packed
+//       into a stack buffer; either way it stays in L1 across the panels)
 //         for each NR panel of the block: micro-kernel MR x NR, accumulators in registers
 // The micro-kernel loads C (accumulate, or a later KC slice) or starts from zero, runs the rank-1
 // updates in k order, and on the last KC slice adds the bias and applies the activation before
@@ -76,6 +77,13 @@ CNNEXT_INLINE V activate(V x, Act act) {
   }
 }
 
+// s in every lane. Not splat(): its V{} + s costs an add per broadcast (0 + s is not foldable
+// because of -0.0), while s - 0 is exactly s and folds away, leaving a plain (embedded) broadcast.
+template <class V>
+CNNEXT_INLINE V bcast(lane_t<V> s) {
+  return s - V{};
+}
+
 // What a micro-kernel call does around its rank-1 updates.
 template <class T>
 struct TileOps {
@@ -85,11 +93,13 @@ struct TileOps {
 };
 
 #if CNNEXT_VEC_BYTES > 0
-// C[0:MR, 0:nc] (op)= Ap . Bp over kc: Ap packed kc x MR (k-major), Bp one panel row stride NR.
-// NV vectors per row (NV * W >= nc); columns past nc are computed from zero padding, not stored.
-template <class T, int MR, int NV>
-void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T* __restrict c,
-                  int64_t ldc, int nc, const TileOps<T>& op) {
+// C[0:MR, 0:nc] (op)= A . Bp over kc; Bp is one panel (row stride NR). A element (i, k) is at
+// a[i * lda + k] when RowA (row-major A read in place), else at a[k * lda + i] (packed strip or
+// transposed A). NV vectors per row (NV * W >= nc); columns past nc come from the zero padding
+// and are not stored.
+template <class T, int MR, int NV, bool RowA>
+void micro_kernel(int64_t kc, const T* __restrict a, int64_t lda, const T* __restrict bp,
+                  T* __restrict c, int64_t ldc, int nc, const TileOps<T>& op) {
   using V = vec_t<T>;
   constexpr int W = kWidth<T>;
   constexpr int NR = nr_of<T>();
@@ -116,9 +126,9 @@ void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T*
     for (int v = 0; v < NV; ++v) b[v] = load<V>(bp + k * NR + v * W);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      const V a = splat<V>(ap[k * MR + i]);
+      const V ai = bcast<V>(RowA ? a[i * lda + k] : a[k * lda + i]);
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] += a * b[v];
+      for (int v = 0; v < NV; ++v) acc[i][v] += ai * b[v];
     }
   }
   if (op.bias) {
@@ -146,19 +156,25 @@ void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T*
 }
 
 template <class T, int MR>
-void run_tile(int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int nc,
-              const TileOps<T>& op) {
-  if (nc > kWidth<T> * (kNV - 1)) micro_kernel<T, MR, kNV>(kc, ap, bp, c, ldc, nc, op);
-  else micro_kernel<T, MR, 1>(kc, ap, bp, c, ldc, nc, op);
+void run_tile(bool row_a, int64_t kc, const T* a, int64_t lda, const T* bp, T* c, int64_t ldc,
+              int nc, const TileOps<T>& op) {
+  const bool wide = nc > kWidth<T> * (kNV - 1);
+  if (row_a) {
+    if (wide) micro_kernel<T, MR, kNV, true>(kc, a, lda, bp, c, ldc, nc, op);
+    else micro_kernel<T, MR, 1, true>(kc, a, lda, bp, c, ldc, nc, op);
+  } else {
+    if (wide) micro_kernel<T, MR, kNV, false>(kc, a, lda, bp, c, ldc, nc, op);
+    else micro_kernel<T, MR, 1, false>(kc, a, lda, bp, c, ldc, nc, op);
+  }
 }
 
 // Picks the MR = mr instantiation (the last strip of M may be shorter than kMR).
 template <class T, int MR = kMR>
-void run_rows(int mr, int64_t kc, const T* ap, const T* bp, T* c, int64_t ldc, int nc,
-              const TileOps<T>& op) {
+void run_rows(int mr, bool row_a, int64_t kc, const T* a, int64_t lda, const T* bp, T* c,
+              int64_t ldc, int nc, const TileOps<T>& op) {
   if constexpr (MR >= 1) {
-    if (mr == MR) return run_tile<T, MR>(kc, ap, bp, c, ldc, nc, op);
-    run_rows<T, MR - 1>(mr, kc, ap, bp, c, ldc, nc, op);
+    if (mr == MR) return run_tile<T, MR>(row_a, kc, a, lda, bp, c, ldc, nc, op);
+    run_rows<T, MR - 1>(mr, row_a, kc, a, lda, bp, c, ldc, nc, op);
   }
 }
 
@@ -192,12 +208,20 @@ void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_
   alignas(64) T bias_tail[NR];  // the last panel's bias, zero-padded to NR
   for (int64_t p0 = 0; p0 < panels; p0 += block) {
     const int64_t p1 = p0 + block < panels ? p0 + block : panels;
-    for (int64_t k0 = 0; k0 == 0 || k0 < K; k0 += KC) {
+    for (int64_t k0 = 0; k0 == 0 || k0 < K; k0 += KC > 0 ? KC : 1) {  // once when K == 0
       const int64_t kc = K - k0 < KC ? K - k0 : KC;
       const bool last = k0 + kc >= K;
       for (int64_t m0 = 0; m0 < M; m0 += kMR) {
         const int mr = static_cast<int>(M - m0 < kMR ? M - m0 : kMR);
-        pack_a(mr, kc, A + m0 * rs_a + k0 * cs_a, rs_a, cs_a, ap);
+        const T* a = A + m0 * rs_a + k0 * cs_a;
+        // Row-major (cs_a == 1) and transposed (rs_a == 1) A are read in place: measured on
+        // Zen 5, packing the strip costs more than it saves (up to 30% at N = 64, and still
+        // ~25% slower at 2048^3, 8 KB row stride). Other strides are packed.
+        const bool row_a = cs_a == 1;
+        const bool col_a = rs_a == 1 && !row_a;
+        if (!row_a && !col_a) pack_a(mr, kc, a, rs_a, cs_a, ap);
+        const T* as = row_a || col_a ? a : ap;
+        const int64_t lda = row_a ? rs_a : col_a ? cs_a : mr;
         for (int64_t p = p0; p < p1; ++p) {
           const int64_t n0 = p * NR;
           const int nc = static_cast<int>(N - n0 < NR ? N - n0 : NR);
@@ -210,8 +234,8 @@ void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_
               op.bias = bias_tail;
             }
           }
-          run_rows<T>(mr, kc, ap, packed_b + p * K * NR + k0 * NR, C + m0 * ldc + n0, ldc, nc,
-                      op);
+          run_rows<T>(mr, row_a, kc, as, lda, packed_b + p * K * NR + k0 * NR, C + m0 * ldc + n0,
+                      ldc, nc, op);
         }
       }
     }

@@ -1,0 +1,163 @@
+"""The results table (text), the JSON record and the PNG chart."""
+import json
+import math
+import os
+
+from .cases import IMPLS
+
+__all__ = ["fmt_time", "summarize", "table", "write_json", "write_png"]
+
+HEAD = {"cnnext": "cnnext", "numpy": "NumPy ref", "torch": "PyTorch", "keras": "Keras"}
+PEERS = ("numpy", "torch", "keras")
+
+
+def fmt_time(s):
+    if s is None or not math.isfinite(s):
+        return "—"
+    if s < 1e-3:
+        return f"{s * 1e6:.3g} µs"
+    if s < 1:
+        return f"{s * 1e3:.3g} ms"
+    return f"{s:.3g} s"
+
+
+def summarize(case, results, peak_gflops):
+    """One case's JSON record: times scaled to the case's reported size, rates, the ratio to the
+    fastest peer (>1: cnnext is faster) and the share of the sgemm ceiling."""
+    rec = {"group": case.group, "name": case.name, "shape": case.shape, "unit": case.unit,
+           "work": case.work, "scale": case.scale, "results": {}}
+    if case.note:
+        rec["note"] = case.note
+    for impl in IMPLS:
+        r = results.get(impl)
+        if r is None:
+            continue
+        d = r.to_json()
+        if r.status == "ok":
+            d["min_s"], d["median_s"] = r.min_s * case.scale, r.median_s * case.scale
+            d["rate"] = case.work / d["min_s"] / 1e9
+        rec["results"][impl] = d
+    ok = {k: v for k, v in rec["results"].items() if v["status"] == "ok"}
+    peers = {k: v["min_s"] for k, v in ok.items() if k in PEERS}
+    if peers:
+        best = min(peers, key=peers.get)
+        rec["fastest_peer"] = best
+        if "cnnext" in ok:
+            rec["ratio_to_fastest_peer"] = peers[best] / ok["cnnext"]["min_s"]
+    if case.peak_pct and peak_gflops and "cnnext" in ok:
+        rec["pct_of_sgemm_peak"] = 100.0 * ok["cnnext"]["rate"] / peak_gflops
+    return rec
+
+
+class _Notes:
+    """Footnotes for n/a cells, numbered once per distinct reason."""
+
+    def __init__(self):
+        self.items = {}
+
+    def ref(self, text):
+        return self.items.setdefault(text, len(self.items) + 1)
+
+    def lines(self):
+        return [f"  [{i}] {t}" for t, i in self.items.items()]
+
+
+def _cell(d, notes):
+    if d is None:
+        return "—"
+    if d["status"] == "ok":
+        return fmt_time(d["min_s"])
+    kind = "not available" if d["status"] == "unavailable" else "failed"
+    reason = d.get("reason", "")
+    return f"n/a [{notes.ref(f'n/a ({kind}: {reason})')}]"
+
+
+def table(records, peak):
+    """The text table: one row per case, one footnote per distinct n/a reason."""
+    notes = _Notes()
+    cols = ["case", "shape"] + [HEAD[i] for i in IMPLS] + ["cnnext rate", "% sgemm", "vs fastest peer"]
+    rows = []
+    for rec in records:
+        res = rec["results"]
+        c = res.get("cnnext", {})
+        rate = f"{c['rate']:.1f} {rec['unit']}" if c.get("status") == "ok" else "—"
+        pct = f"{rec['pct_of_sgemm_peak']:.0f}%" if "pct_of_sgemm_peak" in rec else ""
+        ratio = (f"{rec['ratio_to_fastest_peer']:.2f}x {HEAD[rec['fastest_peer']]}"
+                 if "ratio_to_fastest_peer" in rec else "—")
+        name = rec["name"] + (" *" if rec.get("note") else "")
+        rows.append([name, rec["shape"]] + [_cell(res.get(i), notes) for i in IMPLS] + [rate, pct, ratio])
+    widths = [max(len(str(r[j])) for r in rows + [cols]) for j in range(len(cols))]
+    left = {0, 1}
+
+    def fmt(r):
+        return "  ".join(str(v).ljust(w) if j in left else str(v).rjust(w)
+                         for j, (v, w) in enumerate(zip(r, widths))).rstrip()
+    out = [fmt(cols), fmt(["-" * w for w in widths])]
+    group = None
+    for rec, r in zip(records, rows):
+        if group is not None and rec["group"] != group:
+            out.append("")
+        group = rec["group"]
+        out.append(fmt(r))
+    out.append("")
+    out.append("Times: minimum over the timed runs (warm-up dropped; medians in the JSON). "
+               "'vs fastest peer' = fastest peer's time / cnnext's time (>1: cnnext faster).")
+    out.append("Rates count the nominal FLOPs (2 per multiply-add; the model: 3x its forward "
+               "FLOPs per image trained) or the minimum bytes read + written.")
+    if peak:
+        out.append(f"% sgemm = cnnext's rate / the OpenBLAS sgemm {peak['n']}^3 rate measured in this run "
+                   f"({peak['gflops']:.1f} GFLOP/s at {peak['threads']} thread{'s' if peak['threads'] != 1 else ''}"
+                   + (f", {peak['gflops_1thread']:.1f} at 1 thread" if peak.get("gflops_1thread") else "")
+                   + ").")
+    for rec in records:
+        if rec.get("note"):
+            extra = [f"{HEAD[k]} {v['check'].split()[-1]}" for k, v in rec["results"].items()
+                     if v.get("check", "").startswith("val acc")]
+            out.append(f"  * {rec['name']}: {rec['note']}" + (f": {', '.join(extra)}" if extra else ""))
+    out += notes.lines()
+    return "\n".join(out)
+
+
+def write_json(path, doc):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1, default=float)
+        f.write("\n")
+
+
+def write_png(path, records, title):
+    """Bar chart of speed relative to the fastest peer (log scale). Returns a reason if not drawn."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib not installed"
+    rows = [r for r in records if "fastest_peer" in r]
+    if not rows:
+        return "no case has a peer result"
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.5))
+    height = 0.8 / len(IMPLS)
+    colors = {"cnnext": "tab:red", "numpy": "tab:gray", "torch": "tab:orange", "keras": "tab:blue"}
+    for j, impl in enumerate(IMPLS):
+        ys, xs = [], []
+        for i, r in enumerate(rows):
+            d = r["results"].get(impl, {})
+            if d.get("status") == "ok":
+                best = r["results"][r["fastest_peer"]]["min_s"]
+                ys.append(i + (j - (len(IMPLS) - 1) / 2) * height)
+                xs.append(best / d["min_s"])
+        ax.barh(ys, xs, height=height, color=colors[impl], label=HEAD[impl])
+    ax.set_xscale("log")
+    ax.axvline(1.0, color="black", lw=0.8)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([f"{r['name']}  {r['shape']}" for r in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("speed relative to the fastest peer (higher is better)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None

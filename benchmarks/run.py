@@ -1,0 +1,157 @@
+"""cnnext's benchmark suite: cnnext vs NumPy (always), PyTorch and Keras (when installed).
+
+    python3 benchmarks/run.py --quick             # about a minute on 2 cores
+    python3 benchmarks/run.py --threads 1 --only conv,dense --json out.json --png
+
+Everything runs in one process; for each case the implementations are timed in turns (A, B, A, B,
+...), the warm-up call is dropped (and its result checked against the NumPy reference), and the
+minimum and median of the timed runs are kept. Prints one table; writes JSON (and a PNG chart).
+"""
+import argparse
+import datetime
+import gc
+import os
+import platform
+import sys
+import time
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    __package__ = "benchmarks"  # noqa: A001
+
+from benchmarks import peers  # noqa: E402
+from benchmarks.cases import op_cases  # noqa: E402
+from benchmarks.harness import Budget, Failed, measure  # noqa: E402
+from benchmarks.model import model_cases  # noqa: E402
+from benchmarks.report import summarize, table, write_json, write_png  # noqa: E402
+
+GROUPS = ("conv", "pool", "act", "dense", "optim", "signal", "model")
+QUICK = dict(ops=Budget(min_runs=3, max_runs=10, seconds=0.4, slow=0.25),
+             model=Budget(min_runs=2, max_runs=2, seconds=0.0, slow=30.0), peak_reps=3, peak_1thread=False)
+FULL = dict(ops=Budget(min_runs=7, max_runs=50, seconds=3.0, slow=10.0),
+            model=Budget(min_runs=3, max_runs=3, seconds=0.0, slow=120.0), peak_reps=7, peak_1thread=True)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="fewer runs and a smaller model epoch (~1 min)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="pin cnnext, PyTorch and NumPy's BLAS (threadpoolctl) to N threads")
+    p.add_argument("--only", metavar="GROUPS",
+                   help=f"comma-separated groups to run, of: {','.join(GROUPS)}")
+    p.add_argument("--isa", help="force a lower cnnext ISA (avx2, sse2, neon, scalar)")
+    p.add_argument("--json", default=os.path.join("bench-results", "latest.json"), metavar="PATH",
+                   help="where to write the results (default: %(default)s)")
+    p.add_argument("--png", nargs="?", const="", metavar="PATH",
+                   help="also draw a chart (default path: the JSON's, with .png)")
+    p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    p.add_argument("--no-keras", action="store_true", help="leave Keras out")
+    args = p.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        p.error(f"--threads must be positive. Received: --threads {args.threads}")
+    if args.only:
+        args.only = [g.strip() for g in args.only.split(",") if g.strip()]
+        bad = [g for g in args.only if g not in GROUPS]
+        if bad:
+            p.error(f"--only must name groups among {', '.join(GROUPS)}. Received: {','.join(bad)}")
+    return args
+
+
+def sgemm_peak(n, reps, threads, tpc, one_thread=True):
+    """OpenBLAS (NumPy) sgemm GFLOP/s on n^3, at the run's thread setting and at 1 thread."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    a, b = rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32)
+
+    def best():
+        a @ b
+        t = 1e9
+        for _ in range(reps):
+            s = time.perf_counter()
+            a @ b
+            t = min(t, time.perf_counter() - s)
+        return 2.0 * n ** 3 / t / 1e9
+    peak = {"n": n, "gflops": best(), "threads": threads}
+    if one_thread and tpc is not None and threads != 1:
+        with tpc.threadpool_limits(limits=1, user_api="blas"):
+            peak["gflops_1thread"] = best()
+    return peak
+
+
+def select_cases(args, sizes=None):
+    cases = (sizes or {}).get("ops") or op_cases()
+    cases = cases + ((sizes or {}).get("model") or model_cases(args.quick))
+    if args.only:
+        cases = [c for c in cases if c.group in args.only]
+    return cases
+
+
+def run_case(case, env, budget):
+    try:
+        impls, checks = case.build(env)
+    except Exception as e:  # a defect in the suite itself: report it and keep going
+        impls, checks = {"numpy": Failed(f"building the case failed: {type(e).__name__}: {e}")}, {}
+    results = measure(impls, budget, checks)
+    del impls, checks
+    gc.collect()
+    return results
+
+
+def main(argv=None, sizes=None, out=None):
+    """Run the suite; ``sizes`` (tests only) replaces the case lists and the sgemm size."""
+    args = parse_args(argv)
+    out = out or sys.stdout
+    mode = QUICK if args.quick else FULL
+    if sizes and "budget" in sizes:
+        mode = dict(mode, **sizes["budget"])
+    try:
+        env = peers.setup(args.threads, args.isa, not args.no_torch, not args.no_keras)
+    except ValueError as e:
+        print(f"benchmarks/run.py: error: {e}", file=sys.stderr)
+        return 2
+    try:
+        return _run(args, env, mode, sizes, out, argv)
+    finally:
+        env.restore()
+
+
+def _run(args, env, mode, sizes, out, argv):
+    t0 = time.perf_counter()
+    header = peers.describe(env)
+    print("cnnext benchmark suite" + (" (quick)" if args.quick else ""), file=out)
+    print("\n".join(header), file=out, flush=True)
+    threads = env.threads.get("cnnext") or args.threads or os.cpu_count()
+    peak = sgemm_peak((sizes or {}).get("peak_n", 2048), mode["peak_reps"], threads, env.tpc,
+                      mode["peak_1thread"])
+    cases = select_cases(args, sizes)
+    records = []
+    for i, case in enumerate(cases, 1):
+        print(f"[{i}/{len(cases)}] {case.name} {case.shape} ...", end="", file=sys.stderr, flush=True)
+        s = time.perf_counter()
+        results = run_case(case, env, mode["model"] if case.group == "model" else mode["ops"])
+        records.append(summarize(case, results, peak["gflops"]))
+        print(f" {time.perf_counter() - s:.1f} s", file=sys.stderr, flush=True)
+    print("", file=out)
+    print(table(records, peak), file=out)
+    elapsed = time.perf_counter() - t0
+    doc = {
+        "suite": "cnnext", "schema": 1,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "argv": list(sys.argv[1:] if argv is None else argv), "quick": args.quick,
+        "machine": {"cpu": peers.cpu_model(), "cpus": os.cpu_count(), "platform": platform.platform(),
+                    "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
+        "isa": env.isa, "isa_best": env.isa_best, "threads": env.threads, "versions": env.versions,
+        "peak": peak, "seconds": elapsed, "cases": records,
+    }
+    write_json(args.json, doc)
+    print(f"\nwrote {args.json} ({elapsed:.0f} s)", file=out)
+    if args.png is not None:
+        png = args.png or os.path.splitext(args.json)[0] + ".png"
+        why = write_png(png, records, f"cnnext vs peers — {peers.cpu_model()}, isa {env.isa}, "
+                                      f"{threads} threads")
+        print(f"wrote {png}" if why is None else f"no chart: {why}", file=out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The one place where the Keras mirror calls ``cnnext.ops``.
+
+Layers, losses and optimizers call these thin wrappers instead of the ops directly, so each op's
+exact signature is written down once. No computation happens here beyond argument plumbing.
+"""
+from . import ops
+
+_FUSED = ("linear", "relu", "sigmoid", "tanh")
+
+
+def _act_arg(act):
+    return None if act in (None, "linear") else act
+
+
+# ---- convolution ------------------------------------------------------------------------------
+def conv2d(x, kernel, bias, strides, padding, dilation_rate, activation=None, out=None):
+    return ops.conv2d(x, kernel, bias, strides=strides, padding=padding,
+                      dilation_rate=dilation_rate, activation=_act_arg(activation), out=out)
+
+
+def conv2d_backprop_input(dy, kernel, input_shape, strides, padding, dilation_rate, out=None):
+    return ops.conv2d_backprop_input(dy, kernel, input_shape, strides=strides, padding=padding,
+                                     dilation_rate=dilation_rate, out=out)
+
+
+def conv2d_backprop_kernel(x, dy, kernel_shape, strides, padding, dilation_rate, out=None):
+    return ops.conv2d_backprop_kernel(x, dy, kernel_shape, strides=strides, padding=padding,
+                                      dilation_rate=dilation_rate, out=out)
+
+
+def conv2d_backprop_bias(dy, out=None):
+    return ops.conv2d_backprop_bias(dy, out=out)
+
+
+# ---- dense ------------------------------------------------------------------------------------
+def dense(x, kernel, bias, activation=None):
+    return ops.dense(x, kernel, bias, activation=_act_arg(activation))
+
+
+def dense_backprop_input(dy, kernel):
+    return ops.dense_backprop_input(dy, kernel)
+
+
+def dense_backprop_kernel(x, dy):
+    return ops.dense_backprop_kernel(x, dy)
+
+
+def dense_backprop_bias(dy):
+    return ops.dense_backprop_bias(dy)
+
+
+# ---- pooling ----------------------------------------------------------------------------------
+def max_pool2d_with_argmax(x, pool_size, strides, padding):
+    return ops.max_pool2d_with_argmax(x, pool_size, strides=strides, padding=padding)
+
+
+def max_pool2d_backward(dy, argmax, input_shape, pool_size, strides, padding):
+    return ops.max_pool2d_backward_from_argmax(dy, argmax, input_shape, pool_size,
+                                               strides=strides, padding=padding)
+
+
+def avg_pool2d(x, pool_size, strides, padding):
+    return ops.avg_pool2d(x, pool_size, strides=strides, padding=padding)
+
+
+def avg_pool2d_backward(dy, input_shape, pool_size, strides, padding):
+    return ops.avg_pool2d_backward(dy, input_shape, pool_size, strides=strides, padding=padding)
+
+
+def global_avg_pool2d(x, keepdims):
+    return ops.global_avg_pool2d(x, keepdims=keepdims)
+
+
+def global_avg_pool2d_backward(dy, input_shape):
+    return ops.global_avg_pool2d_backward(dy, input_shape)
+
+
+def global_max_pool2d(x, keepdims):
+    return ops.global_max_pool2d(x, keepdims=keepdims)
+
+
+def global_max_pool2d_backward(dy, x):
+    return ops.global_max_pool2d_backward(dy, x)
+
+
+# ---- activations (backward from the forward *output* y) ---------------------------------------
+def activation_forward(name, x, axis=-1):
+    if name == "linear":
+        return x
+    if name == "softmax":
+        return ops.softmax(x, axis=axis)
+    return getattr(ops, name)(x)
+
+
+def activation_backward(name, dy, y, axis=-1):
+    """d(act)/dx · dy given the forward output y (relu: y > 0 iff x > 0)."""
+    if name == "linear":
+        return dy
+    if name == "relu":
+        return ops.relu_backward(dy, y)
+    if name == "softmax":
+        return ops.softmax_backward(dy, y, axis=axis)
+    return getattr(ops, name + "_backward")(dy, y)
+
+
+# ---- optimizers (one fused call over all parameters, in place) --------------------------------
+def sgd_update(params, grads, moments, lr, momentum, nesterov):
+    ops.sgd_update(params, grads, moments, learning_rate=lr, momentum=momentum,
+                   nesterov=nesterov)
+
+
+def adam_update(params, grads, m, v, vhat, lr, beta_1, beta_2, epsilon, step):
+    ops.adam_update(params, grads, m, v, learning_rate=lr, beta_1=beta_1, beta_2=beta_2,
+                    epsilon=epsilon, iteration=step, amsgrad=vhat is not None, vhats=vhat)
+
+
+def rmsprop_update(params, grads, v, mg, mom, lr, rho, momentum, epsilon, centered):
+    ops.rmsprop_update(params, grads, v, learning_rate=lr, rho=rho, epsilon=epsilon,
+                       momentum=momentum, momentums=mom, centered=centered, average_grads=mg)
+
+
+# ---- losses -----------------------------------------------------------------------------------
+def loss(name, y_true, y_pred, return_grad, **kwargs):
+    """Per-sample losses (N,) and, with return_grad, d(mean of them)/d y_pred."""
+    from .ops import _losses
+    return getattr(_losses, name)(y_true, y_pred, return_grad=return_grad, **kwargs)
