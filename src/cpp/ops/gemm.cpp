@@ -9,16 +9,18 @@ constexpr int64_t kSerialFlops = 2 * 48 * 48 * 48;  // below this a thread regio
 constexpr int64_t kKChunk = 2048;                   // fixed K chunk of the split-K path
 constexpr int64_t kRowBRows = 256;                  // below this, packing B does not pay off
 
-// Chooses ms x ns blocks of (M strips) x (N panels) for nt threads, minimising the largest block.
+// Chooses ms x ns blocks of (M strips) x (N panels) for nt threads, minimising the largest
+// block; splitting M is preferred unless splitting N is > 3% better (an N split makes every
+// thread read all of A).
 void choose_grid(int64_t strips, int64_t panels, int64_t nt, int64_t* ms, int64_t* ns) {
   int64_t best = -1;
   *ms = 1;
   *ns = 1;
-  for (int64_t m = 1; m <= nt && m <= strips; ++m) {
+  for (int64_t m = nt < strips ? nt : strips; m >= 1; --m) {
     int64_t n = (nt + m - 1) / m;
     if (n > panels) n = panels;
     const int64_t cost = ((strips + m - 1) / m) * ((panels + n - 1) / n);
-    if (best < 0 || cost < best) {
+    if (best < 0 || cost * 103 < best * 100) {
       best = cost;
       *ms = m;
       *ns = n;
@@ -99,11 +101,12 @@ void matmul_threaded(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, 
   // Split K only from the shapes (never from the thread count), and only without an epilogue.
   const bool split = K >= 2 * kKChunk && K >= 16 * (M + N) && !ep.bias && ep.act == Act::linear;
   // Row-major B is read in place (no pack_b) for few rows of A, where packing costs about as
-  // much as the product, and whenever a panel row spans >= 2 cache lines (AVX-512): measured on
-  // Zen 5, 10-20% faster up to 2048^3. Narrower panels (AVX2, SSE2) read in place are up to 25%
-  // slower for large M (a 64-byte panel row per k over a long row stride), so they are packed.
+  // much as the product, and for float32 panels of >= 2 cache lines per row (AVX-512): measured
+  // on Zen 5, 10-20% faster up to 2048^3. For large M, narrower panels (AVX2, SSE2) read in place
+  // are up to 25% slower (one 64-byte panel row per k over a long row stride), and float64
+  // AVX-512 (half the flops per byte loaded) 30% slower at 2048^3, so those are packed.
   const auto& kern = gemm_kernels_for<T>();
-  const bool wide_panel = kern.nr * int64_t(sizeof(T)) >= 128;
+  const bool wide_panel = sizeof(T) == 4 && kern.nr * int64_t(sizeof(T)) >= 128;
   if (!split && cs_b == 1 && (M <= kRowBRows || wide_panel)) {
     gemm_rowb_threaded(M, N, K, A, rs_a, cs_a, B, rs_b, C, ldc, ep);
     return;

@@ -137,6 +137,7 @@ void micro_kernel(const Tile<T>& t) {
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[i][v] = splat<V>(T(0));
   }
+#pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
     V b[NV];
 #pragma GCC unroll 4
