@@ -69,12 +69,12 @@ def _keras_like(env, which, xt, yt, xv, what):
                           ("Dense", layers), ("Flatten", layers), ("Input", layers)):
             if not hasattr(mod, need):
                 raise Unavailable(f"no cnnext.{mod.__name__.split('.')[-1]}.{need}")
-        env.cnnext.utils.set_random_seed(0) if hasattr(env.cnnext.utils, "set_random_seed") else None
+        if hasattr(env.cnnext.utils, "set_random_seed"):
+            env.cnnext.utils.set_random_seed(0)
     else:
         models, layers = env.keras.models, env.keras.layers
         env.keras.utils.set_random_seed(0)
     m = keras_like_model(models, layers)
-    m.fit(xt[:64], yt[:64], batch_size=32, epochs=1, verbose=0)  # build + warm the train step
     if what == "fit":
         def epoch():
             m.fit(xt, yt, batch_size=32, epochs=1, verbose=0)
