@@ -84,7 +84,7 @@ def test_matmul_long_k_split(isa, dtype):
     assert_close(ops.matmul(np.asfortranarray(a), b), np_matmul(a, b), dtype, scale(5000))
 
 
-def test_matmul_large_blocks(dtype):
+def test_matmul_large_blocks(isa, dtype):
     # K above the kernel's K slice and N above its L2 panel block (several blocks and slices).
     a, b = operands(np.random.default_rng(4), 50, 900, 700, dtype)
     assert_close(ops.matmul(a, b), np_matmul(a, b), dtype, scale(900))
@@ -144,7 +144,7 @@ def test_matmul_dtype_rules():
 
 @pytest.mark.parametrize("activation", ACTS)
 @pytest.mark.parametrize("m,n_in,n_out", [(1, 1, 1), (5, 7, 3), (13, 33, 65), (64, 300, 31),
-                                          (130, 17, 130)])
+                                          (130, 17, 130), (300, 400, 37)])
 def test_dense_matches_numpy(isa, dtype, activation, m, n_in, n_out):
     rng = np.random.default_rng(m + n_in + n_out)
     x, k = operands(rng, m, n_in, n_out, dtype)

@@ -36,6 +36,13 @@ struct GemmKernelsT {
                const T* packed_b, T* C, int64_t ldc, const GemmEpilogue<T>& ep);
   int nr;  // columns per packed B panel
   int mr;  // rows per register tile (split M in multiples of it)
+  // gemm with a row-major B (element (k, n) at B[k * ldb + n]) read in place, no pack_b: for few
+  // rows of A, where packing B would cost as much as the product. Columns up to the last full
+  // panel come from B; the partial last panel (N % nr columns, if any) from packed_tail, filled
+  // by pack_b(K, N % nr, B + N / nr * nr, ldb, 1, packed_tail). Bitwise the same as pack_b + gemm.
+  void (*gemm_rowb)(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
+                    const T* B, int64_t ldb, const T* packed_tail, T* C, int64_t ldc,
+                    const GemmEpilogue<T>& ep);
 };
 
 struct GemmKernels {

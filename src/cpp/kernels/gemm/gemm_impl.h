@@ -93,19 +93,36 @@ struct TileOps {
 };
 
 #if CNNEXT_VEC_BYTES > 0
-// C[0:MR, 0:nc] (op)= A . Bp over kc; Bp is one panel (row stride NR). A element (i, k) is at
-// a[i * lda + k] when RowA (row-major A read in place), else at a[k * lda + i] (packed strip or
-// transposed A). NV vectors per row (NV * W >= nc); columns past nc come from the zero padding
-// and are not stored.
+// One micro-kernel call: C[0:MR, 0:nc] (op)= A . B over kc.
+// A element (i, k) is at a[i * lda + k] when row_a (row-major A read in place), else at
+// a[k * lda + i] (packed strip, or transposed A). B element (k, j) is at b[k * ldb + j]: a packed
+// panel (ldb = NR, zero-padded past nc) or row-major B read in place (full panels only).
+template <class T>
+struct Tile {
+  int64_t kc;
+  const T* a;
+  int64_t lda;
+  bool row_a;
+  const T* b;
+  int64_t ldb;
+  T* c;
+  int64_t ldc;
+  int nc;  // valid columns (<= NR); columns past nc are computed but not stored
+  TileOps<T> op;
+};
+
 template <class T, int MR, int NV, bool RowA>
-void micro_kernel(int64_t kc, const T* __restrict a, int64_t lda, const T* __restrict bp,
-                  T* __restrict c, int64_t ldc, int nc, const TileOps<T>& op) {
+void micro_kernel(const Tile<T>& t) {
   using V = vec_t<T>;
   constexpr int W = kWidth<T>;
-  constexpr int NR = nr_of<T>();
+  const int64_t kc = t.kc, lda = t.lda, ldb = t.ldb, ldc = t.ldc;
+  const T* __restrict a = t.a;
+  const T* __restrict bp = t.b;
+  T* __restrict c = t.c;
+  const int nc = t.nc;
   const bool full = nc == NV * W;
   V acc[MR][NV];
-  if (op.load_c) {
+  if (t.op.load_c) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
@@ -123,7 +140,7 @@ void micro_kernel(int64_t kc, const T* __restrict a, int64_t lda, const T* __res
   for (int64_t k = 0; k < kc; ++k) {
     V b[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) b[v] = load<V>(bp + k * NR + v * W);
+    for (int v = 0; v < NV; ++v) b[v] = load<V>(bp + k * ldb + v * W);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const V ai = bcast<V>(RowA ? a[i * lda + k] : a[k * lda + i]);
@@ -131,19 +148,19 @@ void micro_kernel(int64_t kc, const T* __restrict a, int64_t lda, const T* __res
       for (int v = 0; v < NV; ++v) acc[i][v] += ai * b[v];
     }
   }
-  if (op.bias) {
+  if (t.op.bias) {
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
-      const V bv = load<V>(op.bias + v * W);  // panel-padded bias (see gemm below)
+      const V bv = load<V>(t.op.bias + v * W);  // panel-padded bias (see gemm_impl below)
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) acc[i][v] += bv;
     }
   }
-  if (op.act != Act::linear) {
+  if (t.op.act != Act::linear) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] = activate(acc[i][v], op.act);
+      for (int v = 0; v < NV; ++v) acc[i][v] = activate(acc[i][v], t.op.act);
   }
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
@@ -156,47 +173,42 @@ void micro_kernel(int64_t kc, const T* __restrict a, int64_t lda, const T* __res
 }
 
 template <class T, int MR>
-void run_tile(bool row_a, int64_t kc, const T* a, int64_t lda, const T* bp, T* c, int64_t ldc,
-              int nc, const TileOps<T>& op) {
-  const bool wide = nc > kWidth<T> * (kNV - 1);
-  if (row_a) {
-    if (wide) micro_kernel<T, MR, kNV, true>(kc, a, lda, bp, c, ldc, nc, op);
-    else micro_kernel<T, MR, 1, true>(kc, a, lda, bp, c, ldc, nc, op);
+void run_tile(const Tile<T>& t) {
+  const bool wide = t.nc > kWidth<T> * (kNV - 1);
+  if (t.row_a) {
+    if (wide) micro_kernel<T, MR, kNV, true>(t);
+    else micro_kernel<T, MR, 1, true>(t);
   } else {
-    if (wide) micro_kernel<T, MR, kNV, false>(kc, a, lda, bp, c, ldc, nc, op);
-    else micro_kernel<T, MR, 1, false>(kc, a, lda, bp, c, ldc, nc, op);
+    if (wide) micro_kernel<T, MR, kNV, false>(t);
+    else micro_kernel<T, MR, 1, false>(t);
   }
 }
 
 // Picks the MR = mr instantiation (the last strip of M may be shorter than kMR).
 template <class T, int MR = kMR>
-void run_rows(int mr, bool row_a, int64_t kc, const T* a, int64_t lda, const T* bp, T* c,
-              int64_t ldc, int nc, const TileOps<T>& op) {
+void run_rows(int mr, const Tile<T>& t) {
   if constexpr (MR >= 1) {
-    if (mr == MR) return run_tile<T, MR>(row_a, kc, a, lda, bp, c, ldc, nc, op);
-    run_rows<T, MR - 1>(mr, row_a, kc, a, lda, bp, c, ldc, nc, op);
+    if (mr == MR) return run_tile<T, MR>(t);
+    run_rows<T, MR - 1>(mr, t);
   }
 }
 
 // Rows [m0, m0+mr) x K slice [k0, k0+kc) of A into ap, k-major (ap[k*mr + i]).
 template <class T>
 void pack_a(int mr, int64_t kc, const T* A, int64_t rs_a, int64_t cs_a, T* ap) {
-  if (cs_a == 1) {
-    for (int i = 0; i < mr; ++i) {
-      const T* a = A + i * rs_a;
-      for (int64_t k = 0; k < kc; ++k) ap[k * mr + i] = a[k];
-    }
-  } else {
-    for (int64_t k = 0; k < kc; ++k) {
-      const T* a = A + k * cs_a;
-      for (int i = 0; i < mr; ++i) ap[k * mr + i] = a[i * rs_a];
-    }
+  for (int64_t k = 0; k < kc; ++k) {
+    const T* a = A + k * cs_a;
+    for (int i = 0; i < mr; ++i) ap[k * mr + i] = a[i * rs_a];
   }
 }
 
+// Shared driver. B comes either packed (ldb == 0: panel p at packed + p*K*NR) or row-major in
+// place (ldb > 0: panel p at B + p*NR, row stride ldb) with its partial last panel, if any, packed
+// in `tail` (K x NR).
 template <class T>
-void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
-          const T* packed_b, T* C, int64_t ldc, const GemmEpilogue<T>& ep) {
+void gemm_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
+               const T* B, int64_t ldb, const T* tail, T* C, int64_t ldc,
+               const GemmEpilogue<T>& ep) {
   constexpr int NR = nr_of<T>();
   if (M <= 0 || N <= 0) return;
   const int64_t panels = (N + NR - 1) / NR;
@@ -204,7 +216,11 @@ void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_
   const int64_t KC = nslices == 1 ? K : (K + nslices - 1) / nslices;
   int64_t block = kL2Bytes / ((KC > 0 ? KC : 1) * NR * int64_t(sizeof(T)));
   if (block < 1) block = 1;
-  alignas(64) T ap[kMR * kKcMax];
+  // Row-major (cs_a == 1) and transposed (rs_a == 1) A are read in place: measured on Zen 5,
+  // packing the strip costs more than it saves (up to 30% at N = 64, and still ~25% slower at
+  // 2048^3 with its 8 KB row stride). Other strides are packed into ap.
+  const bool row_a = cs_a == 1, col_a = rs_a == 1 && !row_a;
+  alignas(64) T ap[kMR * kKcMax];  // only touched for general strides
   alignas(64) T bias_tail[NR];  // the last panel's bias, zero-padded to NR
   for (int64_t p0 = 0; p0 < panels; p0 += block) {
     const int64_t p1 = p0 + block < panels ? p0 + block : panels;
@@ -213,36 +229,60 @@ void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_
       const bool last = k0 + kc >= K;
       for (int64_t m0 = 0; m0 < M; m0 += kMR) {
         const int mr = static_cast<int>(M - m0 < kMR ? M - m0 : kMR);
-        const T* a = A + m0 * rs_a + k0 * cs_a;
-        // Row-major (cs_a == 1) and transposed (rs_a == 1) A are read in place: measured on
-        // Zen 5, packing the strip costs more than it saves (up to 30% at N = 64, and still
-        // ~25% slower at 2048^3, 8 KB row stride). Other strides are packed.
-        const bool row_a = cs_a == 1;
-        const bool col_a = rs_a == 1 && !row_a;
-        if (!row_a && !col_a) pack_a(mr, kc, a, rs_a, cs_a, ap);
-        const T* as = row_a || col_a ? a : ap;
-        const int64_t lda = row_a ? rs_a : col_a ? cs_a : mr;
+        Tile<T> t;
+        t.kc = kc;
+        t.a = A + m0 * rs_a + k0 * cs_a;
+        t.row_a = row_a;
+        t.lda = row_a ? rs_a : col_a ? cs_a : mr;
+        if (!row_a && !col_a) {
+          pack_a(mr, kc, t.a, rs_a, cs_a, ap);
+          t.a = ap;
+        }
+        t.ldc = ldc;
         for (int64_t p = p0; p < p1; ++p) {
           const int64_t n0 = p * NR;
-          const int nc = static_cast<int>(N - n0 < NR ? N - n0 : NR);
-          TileOps<T> op{k0 > 0 || ep.accumulate, nullptr, last ? ep.act : Act::linear};
+          t.nc = static_cast<int>(N - n0 < NR ? N - n0 : NR);
+          if (ldb == 0) {
+            t.b = B + p * K * NR + k0 * NR;
+            t.ldb = NR;
+          } else if (t.nc == NR) {
+            t.b = B + k0 * ldb + n0;
+            t.ldb = ldb;
+          } else {
+            t.b = tail + k0 * NR;
+            t.ldb = NR;
+          }
+          t.c = C + m0 * ldc + n0;
+          t.op = TileOps<T>{k0 > 0 || ep.accumulate, nullptr, last ? ep.act : Act::linear};
           if (last && ep.bias) {
-            if (nc == NR) {
-              op.bias = ep.bias + n0;
+            if (t.nc == NR) {
+              t.op.bias = ep.bias + n0;
             } else {
-              for (int j = 0; j < NR; ++j) bias_tail[j] = j < nc ? ep.bias[n0 + j] : T(0);
-              op.bias = bias_tail;
+              for (int j = 0; j < NR; ++j) bias_tail[j] = j < t.nc ? ep.bias[n0 + j] : T(0);
+              t.op.bias = bias_tail;
             }
           }
-          run_rows<T>(mr, row_a, kc, as, lda, packed_b + p * K * NR + k0 * NR, C + m0 * ldc + n0,
-                      ldc, nc, op);
+          run_rows<T>(mr, t);
         }
       }
     }
   }
 }
 
-#else  // scalar: the reference, plain loops over the same panel layout.
+template <class T>
+void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
+          const T* packed_b, T* C, int64_t ldc, const GemmEpilogue<T>& ep) {
+  gemm_impl(M, N, K, A, rs_a, cs_a, packed_b, 0, static_cast<const T*>(nullptr), C, ldc, ep);
+}
+
+template <class T>
+void gemm_rowb(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
+               const T* B, int64_t ldb, const T* packed_tail, T* C, int64_t ldc,
+               const GemmEpilogue<T>& ep) {
+  gemm_impl(M, N, K, A, rs_a, cs_a, B, ldb > 0 ? ldb : 1, packed_tail, C, ldc, ep);
+}
+
+#else  // scalar: the reference, plain loops (over the panel layout for packed B).
 
 template <class T>
 void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
@@ -265,12 +305,25 @@ void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_
   }
 }
 
+template <class T>
+void gemm_rowb(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
+               const T* B, int64_t ldb, const T* packed_tail, T* C, int64_t ldc,
+               const GemmEpilogue<T>& ep) {
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t n = 0; n < N; ++n) {
+      T acc = ep.accumulate ? C[m * ldc + n] : T(0);
+      for (int64_t k = 0; k < K; ++k) acc += A[m * rs_a + k * cs_a] * B[k * ldb + n];
+      C[m * ldc + n] = activate(ep.bias ? acc + ep.bias[n] : acc, ep.act);
+    }
+  }
+}
+
 #endif
 
 template <class T>
 constexpr GemmKernelsT<T> table() {
   return {&packed_b_size<T>, &pack_b<T>, &gemm<T>, nr_of<T>(),
-          CNNEXT_VEC_BYTES == 0 ? 1 : kMR};
+          CNNEXT_VEC_BYTES == 0 ? 1 : kMR, &gemm_rowb<T>};
 }
 
 }  // namespace
