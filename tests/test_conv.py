@@ -250,6 +250,7 @@ def test_gradients_finite_differences(isa, case):
 
 @pytest.mark.parametrize("case", [((9, 26, 26, 5), (3, 3, 5, 8), 1, "valid", 1),
                                   ((1, 70, 60, 9), (3, 3, 9, 8), 1, "same", 1),
+                                  ((1, 60, 50, 1), (3, 3, 1, 8), 1, "same", 1),
                                   ((6, 14, 14, 4), (1, 1, 4, 8), 1, "valid", 1)], ids=str)
 def test_bitwise_identical_across_thread_counts(dtype, case):
     x_shape, k_shape, s, padding, d = case

@@ -47,6 +47,11 @@ struct ConvKernelsT {
   // tap(x, p)^T . dy[p]. Accumulators for a group of kernel rows stay in registers.
   void (*direct_dw)(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p1,
                     bool accumulate, T* dw);
+  // Direct input gradient for few input channels: writes dx rows [ih0, ih1) of image n,
+  // dx[n, ih, iw, c] = sum over taps (kh, kw) that reach it of dy[n, oh, ow, :] . kernel[kh, kw, c, :]
+  // (zero where no tap reaches), from the kernel packed by direct_pack (bias ignored).
+  void (*direct_dx)(const ConvGeom& g, const T* dy, const T* packed, int64_t n, int64_t ih0,
+                    int64_t ih1, T* dx);
 };
 
 struct ConvKernels {

@@ -332,10 +332,95 @@ void direct_dw(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p
   }
 }
 
+// ---- direct input gradient for small C ---------------------------------------------------------
+
+// dx for RR input pixels (ih, iw0..iw0+RR) of one image, every channel: for each pixel two
+// vector accumulators (even / odd filter blocks, for independent FMA chains) of
+// dy[tap pixel] * kernel[tap, c] over all taps and filters, reduced once at the end.
+// Interior: stride-1 columns and every kw tap's output column inside [0, OW) (no checks).
+template <class T, int RR, bool Interior>
+CNNEXT_INLINE void dx_block(const ConvGeom& g, const T* dyimg, const T* packed, int64_t ih,
+                            int64_t iw0, T* dxp) {
+  using V = vec_t<T>;
+  constexpr int VW = kWidth<T>;
+  const int64_t Fp = padded_f<T>(g), F = g.F, C = g.C, nfull = F / VW;
+  const int tail = int(F - nfull * VW);  // lanes of a last, partial filter block
+  const T* w = packed + Fp;
+  for (int64_t c = 0; c < C; ++c) {
+    V a0[RR], a1[RR];
+    T as[RR];  // the partial last filter block, in scalars (a partial vector load stalls)
+    for (int r = 0; r < RR; ++r) a0[r] = a1[r] = splat<V>(T(0)), as[r] = T(0);
+    for (int64_t kh = 0; kh < g.KH; ++kh) {
+      const int64_t ohn = ih + g.pt - kh * g.dh;
+      if (ohn < 0 || ohn % g.sh != 0 || ohn / g.sh >= g.OH) continue;
+      const T* dyrow = dyimg + ohn / g.sh * g.OW * F;
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const T* wk = w + ((kh * g.KW + kw) * C + c) * Fp;
+        const T* dyp[RR];
+        bool ok[RR];
+        for (int r = 0; r < RR; ++r) {
+          const int64_t own = iw0 + r + g.pl - kw * g.dw;
+          if constexpr (Interior) {
+            ok[r] = true;
+            dyp[r] = dyrow + own * F;
+          } else {
+            ok[r] = own >= 0 && own % g.sw == 0 && own / g.sw < g.OW;
+            dyp[r] = dyrow + (ok[r] ? own / g.sw : 0) * F;
+          }
+        }
+        int64_t f = 0;
+        for (; f + 2 * VW <= nfull * VW; f += 2 * VW) {
+          const V w0 = load<V>(wk + f), w1 = load<V>(wk + f + VW);
+          for (int r = 0; r < RR; ++r) {
+            if (!ok[r]) continue;
+            a0[r] = a0[r] + load<V>(dyp[r] + f) * w0;
+            a1[r] = a1[r] + load<V>(dyp[r] + f + VW) * w1;
+          }
+        }
+        if (f < nfull * VW) {
+          const V w0 = load<V>(wk + f);
+          for (int r = 0; r < RR; ++r)
+            if (ok[r]) a0[r] = a0[r] + load<V>(dyp[r] + f) * w0;
+          f += VW;
+        }
+        for (int r = 0; r < RR; ++r)
+          if (ok[r])
+            for (int t = 0; t < tail; ++t) as[r] += dyp[r][f + t] * wk[f + t];
+      }
+    }
+    for (int r = 0; r < RR; ++r) dxp[r * C + c] = hsum(a0[r] + a1[r]) + as[r];
+  }
+}
+
+template <class T, int RR>
+CNNEXT_INLINE void dx_pixels(const ConvGeom& g, const T* dyimg, const T* packed, int64_t ih,
+                             int64_t iw, T* dxrow) {
+  const int64_t span = (g.KW - 1) * g.dw;
+  const bool inside = g.sw == 1 && iw + g.pl - span >= 0 && iw + RR - 1 + g.pl < g.OW;
+  if (inside) dx_block<T, RR, true>(g, dyimg, packed, ih, iw, dxrow + iw * g.C);
+  else dx_block<T, RR, false>(g, dyimg, packed, ih, iw, dxrow + iw * g.C);
+}
+
+// Rows [ih0, ih1) in blocks of R input pixels (avx512: 8, else 4), the row end in R/2, R/4, ...
+template <class T>
+void direct_dx(const ConvGeom& g, const T* dy, const T* packed, int64_t n, int64_t ih0,
+               int64_t ih1, T* dx) {
+  constexpr int R = CNNEXT_VEC_BYTES == 64 ? 8 : 4;
+  const T* dyimg = dy + n * g.OH * g.OW * g.F;
+  for (int64_t ih = ih0; ih < ih1; ++ih) {
+    T* dxrow = dx + (n * g.H + ih) * g.W * g.C;
+    int64_t iw = 0;
+    for (; iw + R <= g.W; iw += R) dx_pixels<T, R>(g, dyimg, packed, ih, iw, dxrow);
+    if (R >= 8 && iw + 4 <= g.W) dx_pixels<T, 4>(g, dyimg, packed, ih, iw, dxrow), iw += 4;
+    if (iw + 2 <= g.W) dx_pixels<T, 2>(g, dyimg, packed, ih, iw, dxrow), iw += 2;
+    if (iw < g.W) dx_pixels<T, 1>(g, dyimg, packed, ih, iw, dxrow);
+  }
+}
+
 template <class T>
 constexpr ConvKernelsT<T> table() {
   return {&im2col<T>, &col2im_add<T>, &direct_packed_size<T>, &direct_pack<T>, &direct_conv<T>,
-          &direct_dw<T>};
+          &direct_dw<T>, &direct_dx<T>};
 }
 
 }  // namespace
