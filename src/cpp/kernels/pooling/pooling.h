@@ -4,7 +4,7 @@
 // contiguous. A window of output (oh, ow) covers input rows oh*SH - PT + kh (kh < KH) and columns
 // ow*SW - PL + kw (kw < KW); cells outside [0, H) x [0, W) are padding and take no part (max ignores
 // them, average leaves them out of the divisor). Every window holds at least one real cell
-// (ops/pooling.cpp guarantees it). Vectorized over C, scalar tail for the last C % width channels.
+// (ops/pooling.cpp guarantees it). Vectorized over C (contiguous); C under one vector is scalar.
 //
 // Max: NaN propagates (a window with a NaN gives NaN). The arg-max of a window is the first
 // maximal cell in row-major window order (the first NaN, if any), as TF and PyTorch pick it;

@@ -1,6 +1,7 @@
 // Pooling kernels, written once against simd/vec.h and compiled per ISA (see pooling.h for the
 // layout contract). Every kernel walks output pixels in row-major order and, inside a pixel,
-// channel blocks of 4, 2 or 1 vectors, then single channels with the same generic code.
+// channel blocks of 4, 2 or 1 vectors, then one overlapping vector for the last C % width
+// channels (single channels, with the same generic code, when C is under one vector).
 #include <cstring>
 
 #include "kernels/pooling/pooling.h"
@@ -29,24 +30,47 @@ struct Blk {
   static constexpr int U = U_;
 };
 
-// body(c, Blk<V, U>{}) for every channel block: U vectors of V at channel c, then scalars.
+// body(c, Blk<V, U>{}, done) for every channel block: U vectors of V at channel c. The last
+// C % width channels (when C >= width) are one vector ending at channel C that overlaps the
+// previous block; its first `done` lanes were already handled, so bodies that accumulate into
+// their output mask them with drop_lanes (bodies that store a value just write it twice).
+// Fewer channels than a vector take the scalar path (Blk<T, 1>) with the same generic code.
 template <class T, class F>
 CNNEXT_INLINE void over_channels(int64_t C, const F& body) {
   constexpr int W = kWidth<T>;
   int64_t c = 0;
   if constexpr (W > 1) {
     using V = vec_t<T>;
-    for (; c + 4 * W <= C; c += 4 * W) body(c, Blk<V, 4>{});
+    for (; c + 4 * W <= C; c += 4 * W) body(c, Blk<V, 4>{}, 0);
     if (c + 2 * W <= C) {
-      body(c, Blk<V, 2>{});
+      body(c, Blk<V, 2>{}, 0);
       c += 2 * W;
     }
     if (c + W <= C) {
-      body(c, Blk<V, 1>{});
+      body(c, Blk<V, 1>{}, 0);
       c += W;
     }
+    if (c < C && C >= W) {
+      body(C - W, Blk<V, 1>{}, static_cast<int>(c - (C - W)));
+      return;
+    }
   }
-  for (; c < C; ++c) body(c, Blk<T, 1>{});
+  for (; c < C; ++c) body(c, Blk<T, 1>{}, 0);
+}
+
+// v with its first `done` lanes zeroed.
+template <class V>
+CNNEXT_INLINE V drop_lanes(V v, int done) {
+  if constexpr (width_v<V> == 1) {
+    return v;
+  } else {
+    using I = int_t<V>;
+    using IT = lane_t<I>;
+    constexpr int L = width_v<V>;
+    IT iota[L];
+    for (int i = 0; i < L; ++i) iota[i] = IT(i);
+    return select(load<I>(iota) >= splat<I>(IT(done)), v, splat<V>(lane_t<V>(0)));
+  }
 }
 
 // Window indices: int lanes of the compute vector <-> compact Idx storage (uint8 or int32).
@@ -210,7 +234,8 @@ void max_row_k(const PoolGeom& g, const T* x, T* y, int64_t oh) {
     const bool full = is_full<KH, KW>(w);
     const T* p = x + w.off;
     T* q = y + ow * C;
-    over_channels<T>(C, [&](int64_t c, auto blk) {
+    over_channels<T>(C, [&](int64_t c, auto blk, int done) {
+      (void)done;  // overlapping lanes are rewritten with the same value
       using V = typename decltype(blk)::V;
       constexpr int U = decltype(blk)::U, L = width_v<V>;
       V m[U];
@@ -224,13 +249,15 @@ template <class T, int KH, int KW>
 void avg_row_k(const PoolGeom& g, const T* x, T* y, int64_t oh) {
   const Span sh = span(oh, g.SH, g.PT, g.KH, g.H);
   const int64_t C = g.C, rs = g.W * g.C;
+  const T inv_full = T(1) / static_cast<T>(KH * KW ? KH * KW : 1);  // no division per pixel
   for (int64_t ow = 0; ow < g.OW; ++ow) {
     const Win w = window(g, sh, ow);
     const bool full = is_full<KH, KW>(w);
     const T* p = x + w.off;
     T* q = y + ow * C;
-    const T inv = T(1) / static_cast<T>(w.nh * w.nw);
-    over_channels<T>(C, [&](int64_t c, auto blk) {
+    const T inv = full ? inv_full : T(1) / static_cast<T>(w.nh * w.nw);
+    over_channels<T>(C, [&](int64_t c, auto blk, int done) {
+      (void)done;  // overlapping lanes are rewritten with the same value
       using V = typename decltype(blk)::V;
       constexpr int U = decltype(blk)::U, L = width_v<V>;
       V acc[U];
@@ -250,7 +277,8 @@ void max_argmax_row_k(const PoolGeom& g, const T* x, T* y, Idx* idx, int64_t oh)
     const T* p = x + w.off;
     T* q = y + ow * C;
     Idx* qi = idx + ow * C;
-    over_channels<T>(C, [&](int64_t c, auto blk) {
+    over_channels<T>(C, [&](int64_t c, auto blk, int done) {
+      (void)done;  // overlapping lanes are rewritten with the same value
       using V = typename decltype(blk)::V;
       constexpr int U = decltype(blk)::U, L = width_v<V>;
       V m[U];
@@ -276,13 +304,14 @@ void max_backward_image_k(const PoolGeom& g, const T* dy, const T* x, T* dx) {
       const Win w = window(g, sh, ow);
       const bool full = is_full<KH, KW>(w);
       const T* gy = dy + (oh * g.OW + ow) * C;
-      over_channels<T>(C, [&](int64_t c, auto blk) {
+      over_channels<T>(C, [&](int64_t c, auto blk, int done) {
         using V = typename decltype(blk)::V;
         constexpr int U = decltype(blk)::U, L = width_v<V>;
         V m[U], gv[U];
         int_t<V> k[U];
         CNNEXT_WIN(full, window_argmax, V, U, x + w.off + c, w, rs, C, g.KW, m, k);
         for (int u = 0; u < U; ++u) gv[u] = load<V>(gy + c + u * L);
+        if (done) gv[0] = drop_lanes(gv[0], done);
         CNNEXT_WIN(full, window_scatter, V, U, dx + w.off + c, gv, k, w, rs, C, g.KW);
       });
     }
@@ -299,7 +328,7 @@ void max_backward_argmax_image_k(const PoolGeom& g, const T* dy, const Idx* idx,
       const Win w = window(g, sh, ow);
       const bool full = is_full<KH, KW>(w);
       const int64_t o = (oh * g.OW + ow) * C;
-      over_channels<T>(C, [&](int64_t c, auto blk) {
+      over_channels<T>(C, [&](int64_t c, auto blk, int done) {
         using V = typename decltype(blk)::V;
         constexpr int U = decltype(blk)::U, L = width_v<V>;
         V gv[U];
@@ -308,6 +337,7 @@ void max_backward_argmax_image_k(const PoolGeom& g, const T* dy, const Idx* idx,
           gv[u] = load<V>(dy + o + c + u * L);
           k[u] = load_index<int_t<V>>(idx + o + c + u * L);
         }
+        if (done) gv[0] = drop_lanes(gv[0], done);
         CNNEXT_WIN(full, window_scatter, V, U, dx + w.off + c, gv, k, w, rs, C, g.KW);
       });
     }
@@ -317,6 +347,7 @@ void max_backward_argmax_image_k(const PoolGeom& g, const T* dy, const Idx* idx,
 template <class T, int KH, int KW>
 void avg_backward_image_k(const PoolGeom& g, const T* dy, T* dx) {
   const int64_t C = g.C, rs = g.W * g.C;
+  const T inv_full = T(1) / static_cast<T>(KH * KW ? KH * KW : 1);
   std::memset(dx, 0, sizeof(T) * static_cast<size_t>(g.H * rs));
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     const Span sh = span(oh, g.SH, g.PT, g.KH, g.H);
@@ -324,12 +355,13 @@ void avg_backward_image_k(const PoolGeom& g, const T* dy, T* dx) {
       const Win w = window(g, sh, ow);
       const bool full = is_full<KH, KW>(w);
       const T* gy = dy + (oh * g.OW + ow) * C;
-      const T inv = T(1) / static_cast<T>(w.nh * w.nw);
-      over_channels<T>(C, [&](int64_t c, auto blk) {
+      const T inv = full ? inv_full : T(1) / static_cast<T>(w.nh * w.nw);
+      over_channels<T>(C, [&](int64_t c, auto blk, int done) {
         using V = typename decltype(blk)::V;
         constexpr int U = decltype(blk)::U, L = width_v<V>;
         V gv[U];
         for (int u = 0; u < U; ++u) gv[u] = load<V>(gy + c + u * L) * splat<V>(inv);
+        if (done) gv[0] = drop_lanes(gv[0], done);
         CNNEXT_WIN(full, window_add, V, U, dx + w.off + c, gv, w, rs, C);
       });
     }
