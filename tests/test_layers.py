@@ -356,3 +356,40 @@ def test_training_calls_do_not_hand_out_reused_buffers():
     keep = z1.copy()
     model(2 * x, training=True)
     np.testing.assert_array_equal(z1, keep)
+
+
+@pytest.mark.parametrize("name,check", [
+    ("he_uniform", lambda w: np.abs(w).max() <= np.sqrt(6 / 200)),
+    ("he_normal", lambda w: np.abs(w).max() <= 2 * np.sqrt(2 / 200) / 0.8796256610342398
+     and 0.8 < w.std() / np.sqrt(2 / 200) < 1.2),
+    ("glorot_normal", lambda w: np.abs(w).max() <= 2 * np.sqrt(2 / 300) / 0.8796256610342398),
+    ("random_normal", lambda w: 0.04 < w.std() < 0.06),
+    ("random_uniform", lambda w: np.abs(w).max() <= 0.05),
+    ("zeros", lambda w: not w.any()), ("ones", lambda w: (w == 1).all()),
+    ("LecunUniform", lambda w: np.abs(w).max() <= np.sqrt(3 / 200)),
+])
+def test_initializers(name, check):
+    w = cnnext.initializers.get(name)((200, 100))
+    assert w.dtype == np.float32 and w.shape == (200, 100) and check(w)
+
+
+def test_seeded_initializer_repeats_and_global_seed_controls_the_rest():
+    init = cnnext.initializers.GlorotUniform(seed=3)
+    np.testing.assert_array_equal(init((4, 4)), init((4, 4)))
+    cnnext.utils.set_random_seed(5)
+    a = cnnext.initializers.get("glorot_uniform")((4, 4))
+    cnnext.utils.set_random_seed(5)
+    np.testing.assert_array_equal(a, cnnext.initializers.get("glorot_uniform")((4, 4)))
+    assert cnnext.initializers.compute_fans((3, 3, 32, 64)) == (288, 576)
+
+
+def test_input_and_json_round_trip():
+    x = L.Input((5,))
+    assert x.shape == (None, 5)
+    with pytest.raises(ValueError, match="You must pass a `shape` argument"):
+        L.Input()
+    model = Sequential([x, L.Dense(2, activation="softmax")])
+    clone = cnnext.models.model_from_json(model.to_json())
+    assert clone.get_config() == model.get_config()
+    with pytest.raises(ValueError, match="nested"):
+        Sequential([L.Input((2,)), model])

@@ -92,6 +92,21 @@ def test_round_trip_unfitted(tmp_path, compiled):
     np.testing.assert_array_equal(m.predict(X, verbose=0), m2.predict(X, verbose=0))
 
 
+def test_uncompiled_model_is_loaded_uncompiled(tmp_path):
+    m = make_model(compiled=False)
+    saving.save_model(m, tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as zf:
+        assert json.loads(zf.read("config.json"))["compile_config"] == {}  # as Keras writes it
+    assert getattr(saving.load_model(tmp_path / "m.keras"), "optimizer", None) is None
+
+
+def test_load_weights_needs_a_built_model(tmp_path, saved):
+    _, path = saved
+    unbuilt = models.Sequential([layers.Dense(2)])
+    with pytest.raises(ValueError, match="must be built before loading weights"):
+        saving.load_weights(unbuilt, path)
+
+
 def test_weights_round_trip(tmp_path):
     m, fresh = make_model(), make_model()
     saving.save_weights(m, tmp_path / "w.weights.h5")
@@ -178,6 +193,13 @@ def test_load_path_errors(tmp_path):
         saving.load_model(123)
 
 
+def test_not_a_model(tmp_path):
+    for fn, name in ((saving.save_model, "m.keras"), (saving.save_weights, "m.weights.h5"),
+                     (saving.load_weights, "m.keras")):
+        with pytest.raises(TypeError, match="`model` must be a cnnext model"):
+            fn("model", tmp_path / name)
+
+
 def test_overwrite_false(saved):
     m, path = saved
     with pytest.raises(FileExistsError, match="overwrite=False"):
@@ -196,6 +218,14 @@ def test_atomic_write_keeps_old_file_on_failure(saved, monkeypatch):
         saving.save_model(m, path)
     assert path.read_bytes() == before
     assert os.listdir(path.parent) == [path.name]  # the temp file was removed
+
+
+def test_saved_file_permissions_follow_umask(saved):
+    _, path = saved
+    umask = os.umask(0)
+    os.umask(umask)
+    if os.name == "posix":
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_failed_serialization_writes_nothing(tmp_path, monkeypatch):
@@ -286,6 +316,14 @@ def test_unsafe_member_paths(tmp_path, saved, name):
     assert not (tmp_path.parent / "evil").exists() and not (tmp_path / "evil.json").exists()
 
 
+def test_asset_folders_are_ignored(tmp_path, saved):
+    m, good = saved
+    path = write_zip(tmp_path / "a.keras", members_of(good) + [("assets/", b""),
+                                                              ("assets/vocab.txt", b"a\nb")])
+    np.testing.assert_array_equal(saving.load_model(path).predict(X, verbose=0),
+                                  m.predict(X, verbose=0))
+
+
 def test_duplicate_and_missing_members(tmp_path, saved):
     _, good = saved
     members = members_of(good)
@@ -302,7 +340,7 @@ def test_zip_bomb_is_refused(tmp_path, saved, monkeypatch):
     bomb = [(n, d + b" " * (8 << 20) if n == "config.json" else d) for n, d in members_of(good)]
     path = write_zip(tmp_path / "bomb.keras", bomb, compression=zipfile.ZIP_DEFLATED)
     assert path.stat().st_size < 1 << 20
-    monkeypatch.setattr(saving, "MAX_JSON_BYTES", 4 << 20)
+    monkeypatch.setattr(saving._archive, "MAX_JSON_BYTES", 4 << 20)
     with pytest.raises(ValueError, match="possible zip bomb"):
         saving.load_model(path)
 
@@ -351,6 +389,8 @@ def _set_init(config):
     (_set_layer(1, class_name="__lambda__"), "deserializing Python code"),
     (_set_layer(1, class_name="system", module="os"), r"unknown class 'system' \(module 'os'\)"),
     (_set_layer(1, class_name="MyLayer"), "unknown class 'MyLayer'"),
+    (_set_layer(1, module="builtins"), r"unknown class 'Conv2D' \(module 'builtins'\)"),
+    (_set_layer(1, module="keras.src.layersX.conv"), "unknown class 'Conv2D'"),
     (_set_layer(1, class_name="Adam", module="keras.optimizers"), r"layers\[1\] is not a serial"),
     (_set_layer(1, class_name=["Dense"]), "`class_name` must be a string"),
     (_set_init, "unknown class 'Evil'"),
@@ -373,6 +413,8 @@ def test_config_allowlist(tmp_path, saved, edit, match):
     (b'{"a": 1, "a": 2}', "duplicate key"),
     (b'{"a": NaN}', "non-standard JSON constant"),
     (b"[" * 100000 + b"]" * 100000, "not valid JSON"),
+    (b'{"class_name": "Sequential", "config": ' + b"[" * 980 + b"]" * 980 + b"}",
+     "(nested too deeply|not valid JSON)"),
     (b"\xff\xfe", "not valid JSON"),
 ])
 def test_bad_json(tmp_path, saved, text, match):
@@ -388,6 +430,12 @@ def _replace(path, data):
         del f[path]
         f[path] = data
     return fn
+
+
+def _shape_bomb(f):
+    del f["layers/dense/vars/0"]  # 4 TiB declared, a few bytes stored: must never be read
+    f.create_dataset("layers/dense/vars/0", shape=(1 << 40,), dtype="f4", chunks=(1 << 16,),
+                     compression="gzip")
 
 
 def _external(f):
@@ -411,6 +459,7 @@ def _external(f):
     (lambda f: f.create_group("layers/dense_7/vars"), r"layers \['dense_7'\] that the model lacks"),
     (lambda f: f.__delitem__("layers"), "no `layers` group"),
     (_external, "outside the file"),
+    (_shape_bomb, r"shape \(1099511627776,\) in the file"),
     (lambda f: (f.__delitem__("layers/dense/vars/1"),
                 f.__setitem__("layers/dense/vars/1", h5py.SoftLink("/layers/dense/vars/0"))),
      "SoftLink"),
@@ -462,3 +511,44 @@ def test_weights_into_wrong_architecture(tmp_path, saved):
     other = models.Sequential([layers.Input((10, 10, 1)), layers.Flatten(), layers.Dense(1)])
     with pytest.raises(ValueError, match="model lacks"):
         saving.load_weights(other, good)
+
+
+@pytest.mark.parametrize("where", ["conv2d", "dense", "compile", "model"])
+def test_odd_config_values_never_crash(tmp_path, saved, where):
+    """Any JSON value in any config field: either a model or a ValueError, nothing else."""
+    _, good = saved
+    members = members_of(good)
+    base = json.loads(dict(members)["config.json"])
+    targets = {"conv2d": lambda c: c["config"]["layers"][1]["config"],
+               "dense": lambda c: c["config"]["layers"][6]["config"],
+               "compile": lambda c: c["compile_config"], "model": lambda c: c["config"]}
+    values = [None, "x", -1, 0, 2.5, [], {}, [1, 2, 3], {"class_name": "Zeros", "config": {}}]
+    for key in list(targets[where](base)) + ["unknown_key"]:
+        for value in values:
+            config = json.loads(json.dumps(base))
+            targets[where](config)[key] = value
+            path = write_zip(tmp_path / "odd.keras", [
+                (n, json.dumps(config).encode() if n == "config.json" else d)
+                for n, d in members])
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    saving.load_model(path)
+            except ValueError:
+                pass
+
+
+def test_keras_initializer_axes(tmp_path, saved):
+    """Keras 3.15 writes `input_axes`/`output_axes` (null) into GlorotUniform's config."""
+    m, good = saved
+
+    def axes(value):
+        def fn(config):
+            init = config["config"]["layers"][1]["config"]["kernel_initializer"]
+            init["config"].update(input_axes=value, output_axes=value)
+        return fn
+
+    loaded = saving.load_model(edit_config(good, tmp_path / "a.keras", axes(None)))
+    np.testing.assert_array_equal(loaded.predict(X, verbose=0), m.predict(X, verbose=0))
+    with pytest.raises(ValueError, match="input_axes"):
+        saving.load_model(edit_config(good, tmp_path / "b.keras", axes([0])))

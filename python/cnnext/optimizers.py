@@ -55,7 +55,7 @@ class Optimizer:
                 "LearningRateSchedule, or a callable (that takes in the current iteration value "
                 f"and returns the corresponding learning rate value). Received instead: "
                 f"learning_rate={learning_rate}")
-        self._iterations = Variable(np.zeros((), np.int64), "iteration")
+        self._iterations = Variable(np.zeros((), np.int32), "iteration")  # as Keras writes it
         self._learning_rate = Variable(np.array(learning_rate, np.float32), "learning_rate")
         self._slots = []
         self._params = None

@@ -27,6 +27,9 @@ class Sequential(Model):
         if not isinstance(layer, Layer):
             raise ValueError("Only instances of `keras.Layer` can be added to a Sequential "
                              f"model. Received: {layer} (of type {type(layer)})")
+        if isinstance(layer, Model):
+            raise ValueError("cnnext does not support models nested as layers yet: add the "
+                             f"layers of '{layer.name}' one by one.")
         if isinstance(layer, InputLayer) and self._input_layer() is not None:
             raise ValueError(f"Sequential model '{self.name}' has already been configured to "
                              f"use input shape {format_shape(self._input_layer().batch_shape)}."

@@ -38,14 +38,14 @@ def as_float(x, name="x", dtype=None):
     """One array-like -> C-contiguous float32/float64 ndarray (never the caller's buffer if
     a conversion was needed; the caller's buffer unchanged either way)."""
     arr = _as_ndarray(x, name)
-    return np.ascontiguousarray(arr, dtype=dtype or float_dtype(arr))
+    return np.asarray(arr, dtype=dtype or float_dtype(arr), order="C")  # keeps 0-d as 0-d
 
 
 def as_floats(**named):
     """Several array-likes -> one common float dtype. Keyword order is kept; None passes through."""
     arrs = {k: (None if v is None else _as_ndarray(v, k)) for k, v in named.items()}
     dtype = float_dtype(*[a for a in arrs.values() if a is not None])
-    return [None if a is None else np.ascontiguousarray(a, dtype=dtype) for a in arrs.values()]
+    return [None if a is None else np.asarray(a, dtype=dtype, order="C") for a in arrs.values()]
 
 
 def check_out(out, shape, dtype, name="out"):

@@ -30,7 +30,7 @@ CNNEXT_INLINE V vtanh(V x) {
     p = p * z + splat<V>(T(-5.37397155531E-2));
     p = p * z + splat<V>(T(1.33314422036E-1));
     p = p * z + splat<V>(T(-3.33332819422E-1));
-    small = p * z * x + x;
+    small = x * (p * z + splat<V>(T(1)));  // x * (...) keeps the sign of -0.0
   } else {
     V P = splat<V>(T(-9.64399179425052238628E-1));
     P = P * z + splat<V>(T(-9.92877231001918586564E1));
@@ -38,7 +38,7 @@ CNNEXT_INLINE V vtanh(V x) {
     V Q = z + splat<V>(T(1.12811678491632931402E2));
     Q = Q * z + splat<V>(T(2.23548839060100448583E3));
     Q = Q * z + splat<V>(T(4.84406305325125486048E3));
-    small = x + x * z * P / Q;
+    small = x * (z * P / Q + splat<V>(T(1)));
   }
   V big = splat<V>(T(1)) - splat<V>(T(2)) / (vexp(a + a) + splat<V>(T(1)));
   big = select(x < splat<V>(T(0)), -big, big);
