@@ -115,6 +115,8 @@ def table(records, peak):
                    f"{peak['gflops']:.1f} GFLOP/s at {th} (start {peak['gflops_start']:.1f}, end "
                    f"{peak.get('gflops_end', math.nan):.1f}"
                    + (f"; 1 thread {peak['gflops_1thread']:.1f}" if peak.get("gflops_1thread") else "")
+                   + (f"; on the thread's CPU clock {peak['gflops_cpu_clock']:.1f}"
+                      if peak.get("gflops_cpu_clock") else "")
                    + ").")
     for rec in records:
         if rec.get("note"):
