@@ -15,8 +15,10 @@ import platform
 import sys
 import time
 
-if __package__ in (None, ""):  # run as a script: make the repository root importable
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __package__ in (None, ""):  # run as a script: import the package from the repository root,
+    _here = os.path.dirname(os.path.abspath(__file__))  # not its modules as top-level names
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
+    sys.path.insert(0, os.path.dirname(_here))
     __package__ = "benchmarks"  # noqa: A001
 
 from benchmarks import peers  # noqa: E402
