@@ -155,7 +155,8 @@ def model_case(what, n_train, n_pred):
         scale = PREDICT / n_pred
         name, shape = "seed model predict", f"{PREDICT} imgs b256"
         work = 2.0 * PREDICT * _SEED_FWD_FLOPS
-    note = None if scale == 1 else f"measured on {n_train if what == 'fit' else n_pred} images, x{scale:g}"
+    n_run = n_train if what == "fit" else n_pred
+    note = None if scale == 1 else f"measured on {n_run} images, x{scale:g}"
     if what == "fit":
         note = (note + "; " if note else "") + "val acc on 2000 held-out images after the warm-up epoch"
     return Case("model", name, shape, work, "GFLOP/s", build, scale=scale, note=note)

@@ -90,7 +90,8 @@ def table(records, peak):
         ratio = (f"{rec['ratio_to_fastest_peer']:.2f}x {HEAD[rec['fastest_peer']]}"
                  if "ratio_to_fastest_peer" in rec else "—")
         name = rec["name"] + (" *" if rec.get("note") else "")
-        rows.append([name, rec["shape"]] + [_cell(res.get(i), notes) for i in IMPLS] + [rate, pct, ratio])
+        cells = [_cell(res.get(i), notes) for i in IMPLS]
+        rows.append([name, rec["shape"]] + cells + [rate, pct, ratio])
     widths = [max(len(str(r[j])) for r in rows + [cols]) for j in range(len(cols))]
     left = {0, 1}
 

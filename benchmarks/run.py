@@ -29,9 +29,11 @@ from benchmarks.report import add_peak_share, summarize, table, write_json, writ
 
 GROUPS = ("conv", "pool", "act", "dense", "optim", "signal", "model")
 QUICK = dict(ops=Budget(min_runs=3, max_runs=10, seconds=0.4, slow=0.25),
-             model=Budget(min_runs=2, max_runs=2, seconds=0.0, slow=30.0), peak_reps=4, peak_1thread=False)
+             model=Budget(min_runs=2, max_runs=2, seconds=0.0, slow=30.0),
+             peak_reps=4, peak_1thread=False)
 FULL = dict(ops=Budget(min_runs=7, max_runs=50, seconds=3.0, slow=10.0),
-            model=Budget(min_runs=3, max_runs=3, seconds=0.0, slow=120.0), peak_reps=7, peak_1thread=True)
+            model=Budget(min_runs=3, max_runs=3, seconds=0.0, slow=120.0),
+            peak_reps=7, peak_1thread=True)
 
 
 def parse_args(argv=None):
