@@ -124,6 +124,17 @@ def run_case(case, env, budget):
     return results
 
 
+def _git_commit():
+    """The repository's HEAD commit when run from a git checkout, else None."""
+    import subprocess
+    try:
+        r = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                           cwd=os.path.dirname(os.path.abspath(__file__)))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout.strip() or None if r.returncode == 0 else None
+
+
 def main(argv=None, sizes=None, out=None):
     """Run the suite; ``sizes`` (tests only) replaces the case lists and the sgemm size."""
     args = parse_args(argv)
@@ -169,6 +180,7 @@ def _run(args, env, mode, sizes, out, argv):
         "machine": {"cpu": peers.cpu_model(), "cpus": os.cpu_count(), "platform": platform.platform(),
                     "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
         "isa": env.isa, "isa_best": env.isa_best, "threads": env.threads, "versions": env.versions,
+        "openmp": env.openmp, "git_commit": _git_commit(),
         "peak": peak, "seconds": elapsed, "cases": records,
     }
     write_json(args.json, doc)

@@ -38,7 +38,7 @@ def test_run_without_peers_writes_json_and_table(tmp_path, capsys):
     assert "n/a (not available: disabled by --no-torch)" in text
     assert "n/a (not available: disabled by --no-keras)" in text
     doc = json.loads(path.read_text())
-    for key in ("created", "machine", "isa", "threads", "versions", "peak", "cases", "quick"):
+    for key in ("created", "machine", "isa", "threads", "versions", "peak", "cases", "quick", "git_commit"):
         assert key in doc, key
     assert doc["peak"]["gflops"] > 0
     assert len(doc["cases"]) == len(tiny_sizes()["ops"]) + 1
