@@ -188,7 +188,7 @@ def _run(args, env, mode, sizes, out, argv):
     if args.png is not None:
         png = args.png or os.path.splitext(args.json)[0] + ".png"
         why = write_png(png, records, f"cnnext vs peers — {peers.cpu_model()}, isa {env.isa}, "
-                                      f"{threads} threads")
+                                      f"{threads} thread{'s' if threads != 1 else ''}")
         print(f"wrote {png}" if why is None else f"no chart: {why}", file=out)
     return 0
 
