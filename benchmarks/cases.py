@@ -153,24 +153,23 @@ def conv_case(which, n, h, w, c, f, k, padding):
     def build(env):
         x, kern, dy = _conv_data(n, h, w, c, f, k, padding)
         holder = {}
+        geo = dict(strides=1, padding=padding)
         if which == "fwd":
-            impls = {"numpy": _keep_ref(lambda: ref.conv2d(x, kern, padding), holder),
-                     "cnnext": _maybe(lambda: _cn(env, CONV_FWD, x=x, kernel=kern, strides=1,
-                                                  padding=padding))}
+            npf = lambda: ref.conv2d(x, kern, padding)  # noqa: E731
+            cnf = lambda: _cn(env, CONV_FWD, x=x, kernel=kern, **geo)  # noqa: E731
         elif which == "dx":
-            impls = {"numpy": _keep_ref(lambda: ref.conv2d_backprop_input(dy, kern, x.shape, padding), holder),
-                     "cnnext": _maybe(lambda: _cn(env, CONV_DX, dy=dy, kernel=kern, input_shape=x.shape,
-                                                  strides=1, padding=padding))}
+            npf = lambda: ref.conv2d_backprop_input(dy, kern, x.shape, padding)  # noqa: E731
+            cnf = lambda: _cn(env, CONV_DX, dy=dy, kernel=kern, input_shape=x.shape, **geo)  # noqa: E731
         else:
-            impls = {"numpy": _keep_ref(lambda: ref.conv2d_backprop_kernel(x, dy, kern.shape, padding), holder),
-                     "cnnext": _maybe(lambda: _cn(env, CONV_DW, x=x, dy=dy, kernel_shape=kern.shape,
-                                                  strides=1, padding=padding))}
+            npf = lambda: ref.conv2d_backprop_kernel(x, dy, kern.shape, padding)  # noqa: E731
+            cnf = lambda: _cn(env, CONV_DW, x=x, dy=dy, kernel_shape=kern.shape, **geo)  # noqa: E731
+        impls = {"numpy": _keep_ref(npf, holder), "cnnext": _maybe(cnf)}
         if env.torch is not None:
             impls["torch"] = _maybe(lambda: _torch_conv(env, x, kern, dy, padding, which))
         if env.keras is not None:
             if which == "fwd":
                 kx, kk = env.keras.ops.convert_to_tensor(x), env.keras.ops.convert_to_tensor(kern)
-                impls["keras"] = _keras(env, lambda: env.keras.ops.conv(kx, kk, strides=1, padding=padding))
+                impls["keras"] = _keras(env, lambda: env.keras.ops.conv(kx, kk, **geo))
             else:
                 impls["keras"] = Unavailable("keras.ops has no conv backward op")
         return _finish(env, impls, holder, _torch_dw_convert if which == "dw" else _nchw,
@@ -192,7 +191,8 @@ CONV_SHAPES = [  # (n, h, w, c, f, k, padding): the seed model's layers and one 
 # ---------------------------------------------------------------- pooling
 def pool_case(kind, n=256, h=26, w=26, c=32, p=2):
     names = {"max": ("max_pool2d", "max_pool", "max_pooling2d", "maxpool2d"),
-             "avg": ("avg_pool2d", "average_pool2d", "average_pool", "avg_pool", "average_pooling2d")}[kind]
+             "avg": ("avg_pool2d", "average_pool2d", "average_pool", "avg_pool",
+                     "average_pooling2d")}[kind]
     nbytes = 4.0 * n * h * w * c * (1 + 1 / (p * p))
 
     def build(env):

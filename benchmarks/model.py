@@ -69,12 +69,12 @@ def _keras_like(env, which, xt, yt, xv, what):
                           ("Dense", layers), ("Flatten", layers), ("Input", layers)):
             if not hasattr(mod, need):
                 raise Unavailable(f"no cnnext.{mod.__name__.split('.')[-1]}.{need}")
-        env.cnnext.utils.set_random_seed(0) if hasattr(env.cnnext.utils, "set_random_seed") else None
+        if hasattr(env.cnnext.utils, "set_random_seed"):
+            env.cnnext.utils.set_random_seed(0)
     else:
         models, layers = env.keras.models, env.keras.layers
         env.keras.utils.set_random_seed(0)
     m = keras_like_model(models, layers)
-    m.fit(xt[:64], yt[:64], batch_size=32, epochs=1, verbose=0)  # build + warm the train step
     if what == "fit":
         def epoch():
             m.fit(xt, yt, batch_size=32, epochs=1, verbose=0)
@@ -155,7 +155,8 @@ def model_case(what, n_train, n_pred):
         scale = PREDICT / n_pred
         name, shape = "seed model predict", f"{PREDICT} imgs b256"
         work = 2.0 * PREDICT * _SEED_FWD_FLOPS
-    note = None if scale == 1 else f"measured on {n_train if what == 'fit' else n_pred} images, x{scale:g}"
+    n_run = n_train if what == "fit" else n_pred
+    note = None if scale == 1 else f"measured on {n_run} images, x{scale:g}"
     if what == "fit":
         note = (note + "; " if note else "") + "val acc on 2000 held-out images after the warm-up epoch"
     return Case("model", name, shape, work, "GFLOP/s", build, scale=scale, note=note)

@@ -101,7 +101,7 @@ def setup(threads=None, isa=None, want_torch=True, want_keras=True):
     # first one loaded serves the whole process. Loaded after cnnext, PyTorch runs on the system
     # libgomp, where (GCC 12, default wait policy, busy machine) its small parallel regions were
     # measured ~1000x slower (fused Adam 0.1 ms -> 130 ms). Torch first = what a PyTorch user gets.
-    if threads == 1 and "XLA_FLAGS" not in os.environ:  # Keras on JAX: one XLA CPU thread too
+    if want_keras and threads == 1 and "XLA_FLAGS" not in os.environ:  # Keras on JAX: 1 XLA thread
         os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     if want_torch:
         env.torch = _import(env, "torch", "torch")

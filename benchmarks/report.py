@@ -21,11 +21,11 @@ def fmt_time(s):
     return f"{s:.3g} s"
 
 
-def summarize(case, results, peak_gflops):
-    """One case's JSON record: times scaled to the case's reported size, rates, the ratio to the
-    fastest peer (>1: cnnext is faster) and the share of the sgemm ceiling."""
+def summarize(case, results):
+    """One case's JSON record: times scaled to the case's reported size, rates and the ratio to
+    the fastest peer (>1: cnnext is faster)."""
     rec = {"group": case.group, "name": case.name, "shape": case.shape, "unit": case.unit,
-           "work": case.work, "scale": case.scale, "results": {}}
+           "work": case.work, "scale": case.scale, "peak_pct": case.peak_pct, "results": {}}
     if case.note:
         rec["note"] = case.note
     for impl in IMPLS:
@@ -44,9 +44,14 @@ def summarize(case, results, peak_gflops):
         rec["fastest_peer"] = best
         if "cnnext" in ok:
             rec["ratio_to_fastest_peer"] = peers[best] / ok["cnnext"]["min_s"]
-    if case.peak_pct and peak_gflops and "cnnext" in ok:
-        rec["pct_of_sgemm_peak"] = 100.0 * ok["cnnext"]["rate"] / peak_gflops
     return rec
+
+
+def add_peak_share(rec, peak_gflops):
+    """cnnext's rate as a percentage of the sgemm ceiling, for the cases that report it."""
+    c = rec["results"].get("cnnext", {})
+    if rec.get("peak_pct") and peak_gflops and c.get("status") == "ok":
+        rec["pct_of_sgemm_peak"] = 100.0 * c["rate"] / peak_gflops
 
 
 class _Notes:
@@ -85,7 +90,8 @@ def table(records, peak):
         ratio = (f"{rec['ratio_to_fastest_peer']:.2f}x {HEAD[rec['fastest_peer']]}"
                  if "ratio_to_fastest_peer" in rec else "—")
         name = rec["name"] + (" *" if rec.get("note") else "")
-        rows.append([name, rec["shape"]] + [_cell(res.get(i), notes) for i in IMPLS] + [rate, pct, ratio])
+        cells = [_cell(res.get(i), notes) for i in IMPLS]
+        rows.append([name, rec["shape"]] + cells + [rate, pct, ratio])
     widths = [max(len(str(r[j])) for r in rows + [cols]) for j in range(len(cols))]
     left = {0, 1}
 
@@ -105,9 +111,13 @@ def table(records, peak):
     out.append("Rates count the nominal FLOPs (2 per multiply-add; the model: 3x its forward "
                "FLOPs per image trained) or the minimum bytes read + written.")
     if peak:
-        out.append(f"% sgemm = cnnext's rate / the OpenBLAS sgemm {peak['n']}^3 rate measured in this run "
-                   f"({peak['gflops']:.1f} GFLOP/s at {peak['threads']} thread{'s' if peak['threads'] != 1 else ''}"
-                   + (f", {peak['gflops_1thread']:.1f} at 1 thread" if peak.get("gflops_1thread") else "")
+        th = f"{peak['threads']} thread{'s' if peak['threads'] != 1 else ''}"
+        out.append(f"% sgemm = cnnext's rate / the best OpenBLAS sgemm {peak['n']}^3 rate in this run: "
+                   f"{peak['gflops']:.1f} GFLOP/s at {th} (start {peak['gflops_start']:.1f}, end "
+                   f"{peak.get('gflops_end', math.nan):.1f}"
+                   + (f"; 1 thread {peak['gflops_1thread']:.1f}" if peak.get("gflops_1thread") else "")
+                   + (f"; on the thread's CPU clock {peak['gflops_cpu_clock']:.1f}"
+                      if peak.get("gflops_cpu_clock") else "")
                    + ").")
     for rec in records:
         if rec.get("note"):
