@@ -64,7 +64,8 @@ def test_env_isa_unknown_is_a_clear_error():
 
 
 def test_set_num_threads():
-    prev = cnnext.get_num_threads()
+    cnnext.set_num_threads(None)
+    default = cnnext.get_num_threads()
     try:
         cnnext.set_num_threads(1)
         assert cnnext.get_num_threads() == 1
@@ -72,7 +73,7 @@ def test_set_num_threads():
         np.testing.assert_array_equal(cnnext.ops.relu(x), np.maximum(x, 0))
     finally:
         cnnext.set_num_threads(None)
-    assert cnnext.get_num_threads() == prev
+    assert cnnext.get_num_threads() == default
     with pytest.raises(ValueError, match="must be a positive int"):
         cnnext.set_num_threads(0)
     with pytest.raises(TypeError, match="must be a positive int"):

@@ -77,6 +77,26 @@ def test_matmul_non_contiguous(isa, dtype, layout):
     np.testing.assert_array_equal(b, keep_b)
 
 
+@pytest.mark.parametrize("layout", ["row", "transposed", "strided"])
+@pytest.mark.parametrize("m,k", [(1, 1), (7, 5), (33, 70), (301, 1000)])
+def test_matmul_single_column(isa, dtype, layout, m, k):
+    # N == 1 takes dedicated paths: dot products (row-major A), C^T = b^T A^T (transposed A).
+    a, b = operands(np.random.default_rng(m + k), m, k, 1, dtype)
+    if layout == "transposed":
+        a = np.asfortranarray(a)
+    elif layout == "strided":
+        a = np.repeat(a, 2, axis=1)[:, ::2]
+        b = np.repeat(b, 2, axis=0)[::2]
+    assert_close(ops.matmul(a, b), np_matmul(a, b), dtype, scale(k))
+    assert_close(ops.matmul(a, b[:, 0]), np_matmul(a, b[:, 0]), dtype, scale(k))
+    for act in ["relu", "tanh"]:
+        bias = np.array([0.25], dtype)
+        assert_close(ops.dense(a, b, bias, act), np_dense(a, b, bias, act), dtype, scale(k))
+    dy = a[:, :1].copy()
+    assert_close(ops.dense_backprop_kernel(a, dy), np_dense_backprop_kernel(a, dy), dtype,
+                 scale(m))
+
+
 def test_matmul_long_k_split(isa, dtype):
     # K >= 4096 and >> M + N takes the split-K path (fixed chunks, ordered reduce).
     a, b = operands(np.random.default_rng(9), 7, 5000, 5, dtype)
@@ -261,7 +281,8 @@ def _with_threads(n, f):
 
 
 @pytest.mark.parametrize("case", ["matmul", "matmul_T", "split_k", "dense", "bp_input",
-                                  "bp_kernel", "bp_kernel_split", "bp_bias"])
+                                  "bp_kernel", "bp_kernel_split", "bp_bias", "gemv",
+                                  "bp_kernel_one_unit"])
 def test_bitwise_identical_across_thread_counts(dtype, case):
     rng = np.random.default_rng(7)
     a, b = operands(rng, 150, 200, 170, dtype)
@@ -276,6 +297,8 @@ def test_bitwise_identical_across_thread_counts(dtype, case):
         "bp_kernel": lambda: ops.dense_backprop_kernel(a, a[:, :33]),
         "bp_kernel_split": lambda: ops.dense_backprop_kernel(x, dy),
         "bp_bias": lambda: ops.dense_backprop_bias(x),
+        "gemv": lambda: ops.dense(x, dy[:40, :1], dy[0, :1], "sigmoid"),
+        "bp_kernel_one_unit": lambda: ops.dense_backprop_kernel(x, dy[:, :1]),
     }[case]
     one = _with_threads(1, f)
     for n in (2, 3):

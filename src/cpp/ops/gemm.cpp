@@ -93,11 +93,39 @@ void gemm_rowb_threaded(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_
   });
 }
 
+// N == 1: a register tile would waste all but one column. Row-major A: dot products (gemv).
+// Transposed A with a contiguous C column (dW = X^T . dy for one unit): C^T = B^T . A^T has one
+// row and a row-major right operand, read in place by gemm_rowb. Returns false otherwise.
+template <class T>
+bool gemv_threaded(int64_t M, int64_t K, const T* A, int64_t rs_a, int64_t cs_a, const T* B,
+                   int64_t rs_b, T* C, int64_t ldc, const GemmEpilogue<T>& ep) {
+  const auto& k = gemm_kernels_for<T>();
+  if (cs_a == 1) {
+    std::vector<T> copy;
+    const T* x = B;
+    if (rs_b != 1) {
+      copy.resize(static_cast<size_t>(K));
+      for (int64_t i = 0; i < K; ++i) copy[i] = B[i * rs_b];
+      x = copy.data();
+    }
+    parallel_for(0, M, 1 + 32768 / (K + 1), [&](int64_t lo, int64_t hi) {
+      k.gemv(hi - lo, K, A + lo * rs_a, rs_a, x, C + lo * ldc, ldc, ep);
+    });
+    return true;
+  }
+  if (rs_a == 1 && ldc == 1 && !ep.bias && cs_a > 0) {
+    gemm_rowb_threaded<T>(1, M, K, B, 0, rs_b, A, cs_a, C, M, ep);
+    return true;
+  }
+  return false;
+}
+
 template <class T>
 void matmul_threaded(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
                      const T* B, int64_t rs_b, int64_t cs_b, T* C, int64_t ldc,
                      const GemmEpilogue<T>& ep) {
   if (M <= 0 || N <= 0) return;
+  if (N == 1 && gemv_threaded(M, K, A, rs_a, cs_a, B, rs_b, C, ldc, ep)) return;
   // Split K only from the shapes (never from the thread count), and only without an epilogue.
   const bool split = K >= 2 * kKChunk && K >= 16 * (M + N) && !ep.bias && ep.act == Act::linear;
   // Row-major B is read in place (no pack_b) for few rows of A, where packing costs about as

@@ -43,6 +43,11 @@ struct GemmKernelsT {
   void (*gemm_rowb)(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_a,
                     const T* B, int64_t ldb, const T* packed_tail, T* C, int64_t ldc,
                     const GemmEpilogue<T>& ep);
+  // The N == 1 product of a row-major A (cs_a == 1) and a contiguous x (K values):
+  // C[m * ldc] = (accumulate ? C[m * ldc] : 0) + dot(A[m, :], x) (+ bias[0]), then the
+  // activation. Vector dot products: a register tile would waste all but one of its columns.
+  void (*gemv)(int64_t M, int64_t K, const T* A, int64_t rs_a, const T* x, T* C, int64_t ldc,
+               const GemmEpilogue<T>& ep);
 };
 
 struct GemmKernels {

@@ -137,6 +137,7 @@ void micro_kernel(const Tile<T>& t) {
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[i][v] = splat<V>(T(0));
   }
+#pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
     V b[NV];
 #pragma GCC unroll 4
@@ -282,6 +283,44 @@ void gemm_rowb(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_
   gemm_impl(M, N, K, A, rs_a, cs_a, B, ldb > 0 ? ldb : 1, packed_tail, C, ldc, ep);
 }
 
+// One output column (N == 1) of row-major A: C[m * ldc] (op)= dot(A[m, :], x). R rows at a time,
+// two vector partial sums per row over k, then the k tail; every row sees the same operations
+// whatever R, so any split of the rows gives the same bits.
+template <class T, int R>
+CNNEXT_INLINE void gemv_rows(int64_t K, const T* A, int64_t rs_a, const T* x, T* C, int64_t ldc,
+                             const GemmEpilogue<T>& ep) {
+  using V = vec_t<T>;
+  constexpr int W = kWidth<T>;
+  V acc[R][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = splat<V>(T(0));
+  int64_t k = 0;
+  for (; k + 2 * W <= K; k += 2 * W) {
+    const V x0 = load<V>(x + k), x1 = load<V>(x + k + W);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      acc[r][0] += load<V>(A + r * rs_a + k) * x0;
+      acc[r][1] += load<V>(A + r * rs_a + k + W) * x1;
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    T s = hsum(acc[r][0] + acc[r][1]);
+    for (int64_t j = k; j < K; ++j) s += A[r * rs_a + j] * x[j];
+    T* c = C + r * ldc;
+    s = ep.accumulate ? *c + s : s;
+    *c = activate(ep.bias ? s + ep.bias[0] : s, ep.act);
+  }
+}
+
+template <class T>
+void gemv(int64_t M, int64_t K, const T* A, int64_t rs_a, const T* x, T* C, int64_t ldc,
+          const GemmEpilogue<T>& ep) {
+  int64_t m = 0;
+  for (; m + 4 <= M; m += 4) gemv_rows<T, 4>(K, A + m * rs_a, rs_a, x, C + m * ldc, ldc, ep);
+  for (; m < M; ++m) gemv_rows<T, 1>(K, A + m * rs_a, rs_a, x, C + m * ldc, ldc, ep);
+}
+
 #else  // scalar: the reference, plain loops (over the panel layout for packed B).
 
 template <class T>
@@ -318,12 +357,24 @@ void gemm_rowb(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_
   }
 }
 
+template <class T>
+void gemv(int64_t M, int64_t K, const T* A, int64_t rs_a, const T* x, T* C, int64_t ldc,
+          const GemmEpilogue<T>& ep) {
+  for (int64_t m = 0; m < M; ++m) {
+    T s = T(0);
+    for (int64_t k = 0; k < K; ++k) s += A[m * rs_a + k] * x[k];
+    T* c = C + m * ldc;
+    s = ep.accumulate ? *c + s : s;
+    *c = activate(ep.bias ? s + ep.bias[0] : s, ep.act);
+  }
+}
+
 #endif
 
 template <class T>
 constexpr GemmKernelsT<T> table() {
   return {&packed_b_size<T>, &pack_b<T>, &gemm<T>, nr_of<T>(),
-          CNNEXT_VEC_BYTES == 0 ? 1 : kMR, &gemm_rowb<T>};
+          CNNEXT_VEC_BYTES == 0 ? 1 : kMR, &gemm_rowb<T>, &gemv<T>};
 }
 
 }  // namespace
