@@ -1,0 +1,337 @@
+// Direct (no im2col) convolution kernels for few input channels, written once against
+// simd/vec.h; included by conv_impl.h inside each ISA's translation unit (see conv.h).
+#pragma once
+#include "kernels/conv/conv.h"
+#include "simd/vec.h"
+#include "simd/vmath.h"
+
+namespace cnnext {
+namespace CNNEXT_ISA_NS {
+namespace {
+
+// ---- direct convolution for small C ------------------------------------------------------------
+
+template <class T>
+int64_t padded_f(const ConvGeom& g) {
+  return (g.F + kWidth<T> - 1) / kWidth<T> * kWidth<T>;
+}
+
+template <class T>
+int64_t direct_packed_size(const ConvGeom& g) {
+  return (g.K() + 1) * padded_f<T>(g);
+}
+
+template <class T>
+void direct_pack(const ConvGeom& g, const T* kernel, const T* bias, T* packed) {
+  const int64_t Fp = padded_f<T>(g), K = g.K();
+  for (int64_t f = 0; f < Fp; ++f) packed[f] = bias && f < g.F ? bias[f] : T(0);
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t f = 0; f < Fp; ++f) packed[(k + 1) * Fp + f] = f < g.F ? kernel[k * g.F + f] : T(0);
+}
+
+template <class V>
+CNNEXT_INLINE V activate(V v, Act act) {
+  using T = lane_t<V>;
+  switch (act) {
+    case Act::relu: return select(v < splat<V>(T(0)), splat<V>(T(0)), v);  // NaN passes
+    case Act::sigmoid: return vsigmoid(v);
+    case Act::tanh: return vtanh(v);
+    default: return v;
+  }
+}
+
+// RR consecutive output pixels of one output row (n, oh, ow..ow+RR) x NN vectors of filters
+// starting at f0: accumulators stay in registers; each tap loads NN weight vectors once and
+// broadcasts one input value per pixel. Taps outside the input contribute zero.
+// Interior: every tap of the block lies inside the input horizontally (no per-tap checks).
+template <class T, int RR, int NN, bool Interior>
+CNNEXT_INLINE void direct_block(const ConvGeom& g, const T* ximg, const T* packed, Act act,
+                                int64_t oh, int64_t ow, int64_t f0, T* yp) {
+  using V = vec_t<T>;
+  constexpr int VW = kWidth<T>;
+  const int64_t Fp = padded_f<T>(g), C = g.C;
+  V acc[RR][NN];
+  for (int v = 0; v < NN; ++v) {
+    const V b = load<V>(packed + f0 + v * VW);
+    for (int r = 0; r < RR; ++r) acc[r][v] = b;
+  }
+  const T* w = packed + Fp + f0;
+  for (int64_t kh = 0; kh < g.KH; ++kh) {
+    const int64_t ih = oh * g.sh - g.pt + kh * g.dh;
+    if (ih < 0 || ih >= g.H) continue;
+    const T* xrow = ximg + ih * g.W * C;
+    if constexpr (Interior) {  // pixel r, tap kw, channel c at xk[r * rs + kw * ks + c]
+      const T* xk = xrow + (ow * g.sw - g.pl) * C;
+      const int64_t rs = g.sw * C, ks = g.dw * C;
+      const T* wk = w + kh * g.KW * C * Fp;
+      for (int64_t kw = 0; kw < g.KW; ++kw, xk += ks, wk += C * Fp) {
+        for (int64_t c = 0; c < C; ++c) {
+          V wv[NN];
+          for (int v = 0; v < NN; ++v) wv[v] = load<V>(wk + c * Fp + v * VW);
+          for (int r = 0; r < RR; ++r) {
+            const V xs = splat<V>(xk[r * rs + c]);
+            for (int v = 0; v < NN; ++v) acc[r][v] = acc[r][v] + xs * wv[v];
+          }
+        }
+      }
+      continue;
+    }
+    for (int64_t kw = 0; kw < g.KW; ++kw) {
+      int64_t xo[RR];
+      bool ok[RR];
+      for (int r = 0; r < RR; ++r) {
+        const int64_t iw = (ow + r) * g.sw - g.pl + kw * g.dw;
+        ok[r] = iw >= 0 && iw < g.W;
+        xo[r] = ok[r] ? iw * C : 0;
+      }
+      const T* wk = w + (kh * g.KW + kw) * C * Fp;
+      for (int64_t c = 0; c < C; ++c) {
+        V wv[NN];
+        for (int v = 0; v < NN; ++v) wv[v] = load<V>(wk + c * Fp + v * VW);
+        for (int r = 0; r < RR; ++r) {
+          const V xs = splat<V>(ok[r] ? xrow[xo[r] + c] : T(0));
+          for (int v = 0; v < NN; ++v) acc[r][v] = acc[r][v] + xs * wv[v];
+        }
+      }
+    }
+  }
+  for (int r = 0; r < RR; ++r) {
+    for (int v = 0; v < NN; ++v) {
+      const int64_t f = f0 + v * VW;
+      const V out = activate(acc[r][v], act);
+      if (f + VW <= g.F) store(yp + r * g.F + f, out);
+      else if (f < g.F) store_partial(yp + r * g.F + f, out, int(g.F - f));
+    }
+  }
+}
+
+// All filter vectors for RR pixels starting at (oh, ow): NV vectors at a time, then one.
+template <class T, int RR, int NV>
+CNNEXT_INLINE void direct_pixels(const ConvGeom& g, const T* ximg, const T* packed, Act act,
+                                 int64_t oh, int64_t ow, T* yp) {
+  constexpr int VW = kWidth<T>;
+  const int64_t Fp = padded_f<T>(g), span = (g.KW - 1) * g.dw;
+  const bool inside = ow * g.sw - g.pl >= 0 && (ow + RR - 1) * g.sw - g.pl + span < g.W;
+  for (int64_t f0 = 0; f0 < Fp;) {
+    const bool two = f0 + NV * VW <= Fp;
+    if (inside) {
+      if (two) direct_block<T, RR, NV, true>(g, ximg, packed, act, oh, ow, f0, yp);
+      else direct_block<T, RR, 1, true>(g, ximg, packed, act, oh, ow, f0, yp);
+    } else {
+      if (two) direct_block<T, RR, NV, false>(g, ximg, packed, act, oh, ow, f0, yp);
+      else direct_block<T, RR, 1, false>(g, ximg, packed, act, oh, ow, f0, yp);
+    }
+    f0 += two ? NV * VW : VW;
+  }
+}
+
+// Register tile: R pixels x NV vectors of filters (avx512: 8 x 2 = 16 of 32 zmm accumulators;
+// 16-register ISAs: 4 x 2); the end of an output row in blocks of R/2, R/4, ... pixels.
+template <class T>
+void direct_conv(const ConvGeom& g, const T* x, const T* packed, Act act, int64_t p0, int64_t p1,
+                 T* y) {
+  constexpr int R = CNNEXT_VEC_BYTES == 64 ? 8 : 4, NV = 2;
+  const int64_t ohw = g.OH * g.OW;
+  int64_t p = p0;
+  while (p < p1) {
+    const int64_t n = p / ohw, oh = (p % ohw) / g.OW, ow = p % g.OW;
+    int64_t run = g.OW - ow;
+    if (run > p1 - p) run = p1 - p;
+    const T* ximg = x + n * g.H * g.W * g.C;
+    T* yp = y + p * g.F;
+    int64_t take;
+    if (run >= R) take = R, direct_pixels<T, R, NV>(g, ximg, packed, act, oh, ow, yp);
+    else if (R >= 8 && run >= 4) take = 4, direct_pixels<T, 4, NV>(g, ximg, packed, act, oh, ow, yp);
+    else if (run >= 2) take = 2, direct_pixels<T, 2, NV>(g, ximg, packed, act, oh, ow, yp);
+    else take = 1, direct_pixels<T, 1, NV>(g, ximg, packed, act, oh, ow, yp);
+    p += take;
+  }
+}
+
+// TK kernel rows k0.. x NN filter vectors from f0, accumulated over pixels [p0, p1) in order.
+template <class T, int TK, int NN>
+void dw_block(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p1, int64_t k0,
+              int64_t f0, bool accumulate, T* dw) {
+  using V = vec_t<T>;
+  constexpr int VW = kWidth<T>;
+  const int64_t C = g.C, F = g.F, ohw = g.OH * g.OW;
+  int64_t kh_d[TK], kw_d[TK], off[TK], cc[TK];
+  for (int j = 0; j < TK; ++j) {
+    const int64_t k = k0 + j, tap = k / C;
+    cc[j] = k % C;
+    kh_d[j] = tap / g.KW * g.dh;
+    kw_d[j] = tap % g.KW * g.dw;
+    off[j] = (kh_d[j] * g.W + kw_d[j]) * C + cc[j];
+  }
+  int nvalid[NN];
+  for (int v = 0; v < NN; ++v) {
+    const int64_t left = F - (f0 + v * VW);
+    nvalid[v] = left >= VW ? VW : int(left);
+  }
+  V acc[TK][NN];
+  for (int j = 0; j < TK; ++j)
+    for (int v = 0; v < NN; ++v) acc[j][v] = splat<V>(T(0));
+  const int64_t span_h = (g.KH - 1) * g.dh, span_w = (g.KW - 1) * g.dw;
+  int64_t n = p0 / ohw, oh = (p0 % ohw) / g.OW, ow = p0 % g.OW;
+  for (int64_t p = p0; p < p1; ++p) {
+    V d[NN];
+    for (int v = 0; v < NN; ++v) {
+      const T* src = dy + p * F + f0 + v * VW;
+      d[v] = nvalid[v] == VW ? load<V>(src) : load_partial<V>(src, nvalid[v]);
+    }
+    const int64_t ih0 = oh * g.sh - g.pt, iw0 = ow * g.sw - g.pl;
+    if (ih0 >= 0 && ih0 + span_h < g.H && iw0 >= 0 && iw0 + span_w < g.W) {
+      const T* xb = x + ((n * g.H + ih0) * g.W + iw0) * C;
+      for (int j = 0; j < TK; ++j) {
+        const V xs = splat<V>(xb[off[j]]);
+        for (int v = 0; v < NN; ++v) acc[j][v] = acc[j][v] + xs * d[v];
+      }
+    } else {
+      for (int j = 0; j < TK; ++j) {
+        const int64_t ih = ih0 + kh_d[j], iw = iw0 + kw_d[j];
+        if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+        const V xs = splat<V>(x[((n * g.H + ih) * g.W + iw) * C + cc[j]]);
+        for (int v = 0; v < NN; ++v) acc[j][v] = acc[j][v] + xs * d[v];
+      }
+    }
+    if (++ow == g.OW) {
+      ow = 0;
+      if (++oh == g.OH) oh = 0, ++n;
+    }
+  }
+  for (int j = 0; j < TK; ++j) {
+    for (int v = 0; v < NN; ++v) {
+      T* dst = dw + (k0 + j) * F + f0 + v * VW;
+      if (nvalid[v] <= 0) continue;
+      V r = acc[j][v];
+      if (nvalid[v] == VW) {
+        if (accumulate) r = load<V>(dst) + r;
+        store(dst, r);
+      } else {
+        if (accumulate) r = load_partial<V>(dst, nvalid[v]) + r;
+        store_partial(dst, r, nvalid[v]);
+      }
+    }
+  }
+}
+
+template <class T, int NN>
+void dw_rows(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p1, int64_t k0,
+             int64_t kk, int64_t f0, bool acc, T* dw) {
+  switch (kk) {
+#define CNNEXT_DW_CASE(n) \
+  case n: return dw_block<T, n, NN>(g, x, dy, p0, p1, k0, f0, acc, dw);
+    CNNEXT_DW_CASE(1) CNNEXT_DW_CASE(2) CNNEXT_DW_CASE(3) CNNEXT_DW_CASE(4) CNNEXT_DW_CASE(5)
+    CNNEXT_DW_CASE(6) CNNEXT_DW_CASE(7) CNNEXT_DW_CASE(8) CNNEXT_DW_CASE(9) CNNEXT_DW_CASE(10)
+    CNNEXT_DW_CASE(11) CNNEXT_DW_CASE(12)
+#undef CNNEXT_DW_CASE
+    default: return;
+  }
+}
+
+// Register tile: up to 12 kernel rows x 2 filter vectors (24 accumulators) on avx512, 6 x 2
+// on 16-register ISAs.
+template <class T>
+void direct_dw(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p1,
+               bool accumulate, T* dw) {
+  constexpr int VW = kWidth<T>, NV = 2, TKMAX = CNNEXT_VEC_BYTES == 64 ? 12 : 6;
+  const int64_t K = g.K();
+  for (int64_t f0 = 0; f0 < g.F;) {
+    const bool two = f0 + VW < g.F;  // a second (possibly partial) vector exists
+    for (int64_t k0 = 0; k0 < K; k0 += TKMAX) {
+      const int64_t kk = K - k0 < TKMAX ? K - k0 : TKMAX;
+      if (two) dw_rows<T, NV>(g, x, dy, p0, p1, k0, kk, f0, accumulate, dw);
+      else dw_rows<T, 1>(g, x, dy, p0, p1, k0, kk, f0, accumulate, dw);
+    }
+    f0 += two ? NV * VW : VW;
+  }
+}
+
+// ---- direct input gradient for small C ---------------------------------------------------------
+
+// dx for RR input pixels (ih, iw0..iw0+RR) of one image, every channel: for each pixel two
+// vector accumulators (even / odd filter blocks, for independent FMA chains) of
+// dy[tap pixel] * kernel[tap, c] over all taps and filters, reduced once at the end.
+// Interior: stride-1 columns and every kw tap's output column inside [0, OW) (no checks).
+template <class T, int RR, bool Interior>
+CNNEXT_INLINE void dx_block(const ConvGeom& g, const T* dyimg, const T* packed, int64_t ih,
+                            int64_t iw0, T* dxp) {
+  using V = vec_t<T>;
+  constexpr int VW = kWidth<T>;
+  const int64_t Fp = padded_f<T>(g), F = g.F, C = g.C, nfull = F / VW;
+  const int tail = int(F - nfull * VW);  // lanes of a last, partial filter block
+  const T* w = packed + Fp;
+  for (int64_t c = 0; c < C; ++c) {
+    V a0[RR], a1[RR];
+    T as[RR];  // the partial last filter block, in scalars (a partial vector load stalls)
+    for (int r = 0; r < RR; ++r) a0[r] = a1[r] = splat<V>(T(0)), as[r] = T(0);
+    for (int64_t kh = 0; kh < g.KH; ++kh) {
+      const int64_t ohn = ih + g.pt - kh * g.dh;
+      if (ohn < 0 || ohn % g.sh != 0 || ohn / g.sh >= g.OH) continue;
+      const T* dyrow = dyimg + ohn / g.sh * g.OW * F;
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const T* wk = w + ((kh * g.KW + kw) * C + c) * Fp;
+        const T* dyp[RR];
+        bool ok[RR];
+        for (int r = 0; r < RR; ++r) {
+          const int64_t own = iw0 + r + g.pl - kw * g.dw;
+          if constexpr (Interior) {
+            ok[r] = true;
+            dyp[r] = dyrow + own * F;
+          } else {
+            ok[r] = own >= 0 && own % g.sw == 0 && own / g.sw < g.OW;
+            dyp[r] = dyrow + (ok[r] ? own / g.sw : 0) * F;
+          }
+        }
+        int64_t f = 0;
+        for (; f + 2 * VW <= nfull * VW; f += 2 * VW) {
+          const V w0 = load<V>(wk + f), w1 = load<V>(wk + f + VW);
+          for (int r = 0; r < RR; ++r) {
+            if (!ok[r]) continue;
+            a0[r] = a0[r] + load<V>(dyp[r] + f) * w0;
+            a1[r] = a1[r] + load<V>(dyp[r] + f + VW) * w1;
+          }
+        }
+        if (f < nfull * VW) {
+          const V w0 = load<V>(wk + f);
+          for (int r = 0; r < RR; ++r)
+            if (ok[r]) a0[r] = a0[r] + load<V>(dyp[r] + f) * w0;
+          f += VW;
+        }
+        for (int r = 0; r < RR; ++r)
+          if (ok[r])
+            for (int t = 0; t < tail; ++t) as[r] += dyp[r][f + t] * wk[f + t];
+      }
+    }
+    for (int r = 0; r < RR; ++r) dxp[r * C + c] = hsum(a0[r] + a1[r]) + as[r];
+  }
+}
+
+template <class T, int RR>
+CNNEXT_INLINE void dx_pixels(const ConvGeom& g, const T* dyimg, const T* packed, int64_t ih,
+                             int64_t iw, T* dxrow) {
+  const int64_t span = (g.KW - 1) * g.dw;
+  const bool inside = g.sw == 1 && iw + g.pl - span >= 0 && iw + RR - 1 + g.pl < g.OW;
+  if (inside) dx_block<T, RR, true>(g, dyimg, packed, ih, iw, dxrow + iw * g.C);
+  else dx_block<T, RR, false>(g, dyimg, packed, ih, iw, dxrow + iw * g.C);
+}
+
+// Rows [ih0, ih1) in blocks of R input pixels (avx512: 8, else 4), the row end in R/2, R/4, ...
+template <class T>
+void direct_dx(const ConvGeom& g, const T* dy, const T* packed, int64_t n, int64_t ih0,
+               int64_t ih1, T* dx) {
+  constexpr int R = CNNEXT_VEC_BYTES == 64 ? 8 : 4;
+  const T* dyimg = dy + n * g.OH * g.OW * g.F;
+  for (int64_t ih = ih0; ih < ih1; ++ih) {
+    T* dxrow = dx + (n * g.H + ih) * g.W * g.C;
+    int64_t iw = 0;
+    for (; iw + R <= g.W; iw += R) dx_pixels<T, R>(g, dyimg, packed, ih, iw, dxrow);
+    if (R >= 8 && iw + 4 <= g.W) dx_pixels<T, 4>(g, dyimg, packed, ih, iw, dxrow), iw += 4;
+    if (iw + 2 <= g.W) dx_pixels<T, 2>(g, dyimg, packed, ih, iw, dxrow), iw += 2;
+    if (iw < g.W) dx_pixels<T, 1>(g, dyimg, packed, ih, iw, dxrow);
+  }
+}
+
+}  // namespace
+}  // namespace CNNEXT_ISA_NS
+}  // namespace cnnext
