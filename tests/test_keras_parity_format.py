@@ -91,3 +91,17 @@ def test_fit_evaluate_predict_output_and_history(capsys, verbose):
     k_lines, c_lines = outputs[0].splitlines(), outputs[1].splitlines()
     assert [l for l in c_lines if "step" in l or "Epoch" in l] == \
         [l for l in k_lines if "step" in l or "Epoch" in l]
+
+
+def test_functional_summary_identical(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
+    texts = []
+    for lib in (keras, cnnext):
+        lib.utils.clear_session()
+        inp = lib.Input((4,))
+        out = lib.layers.Dense(2)(lib.layers.Dense(3, activation="relu")(inp))
+        model = lib.Model(inp, out)
+        got = []
+        model.summary(print_fn=lambda s, **kw: got.append(s))
+        texts.append("".join(got).strip())
+    assert texts[1] == texts[0]

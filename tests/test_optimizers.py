@@ -137,3 +137,14 @@ def test_learning_rate_variable_api():
     for _ in range(2):
         sched.apply([np.array([1.0], np.float32)], w)
     np.testing.assert_allclose(w[0].value, [-0.1 - 0.05], rtol=1e-6)
+
+
+def test_apply_to_other_variables_of_same_shapes_keeps_state():
+    opt = optimizers.SGD(learning_rate=1.0, momentum=0.5)
+    a, b = _vars([0.0]), _vars([0.0])
+    opt.apply([np.array([1.0], np.float32)], a)
+    opt.apply([np.array([1.0], np.float32)], b)  # momentum carried over: m = 0.5*-1 - 1
+    np.testing.assert_allclose(b[0].value, [-1.5])
+    np.testing.assert_allclose(a[0].value, [-1.0])
+    with pytest.raises(ValueError, match="built for variables of shapes"):
+        opt.apply([np.ones(2, np.float32)], _vars([0.0, 0.0]))

@@ -158,3 +158,15 @@ def test_progbar_falls_back_to_ascii_bar_on_narrow_encodings(monkeypatch):
     stream.flush()
     text = raw.getvalue().decode("cp1252")
     assert "=" * 20 in text and "━" not in text and "loss: 0.5000" in text
+
+
+def test_functional_summary_lists_the_input_layer(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
+    cnnext.utils.clear_session()
+    inp = cnnext.Input((4,))
+    model = cnnext.Model(inp, L.Dense(2)(inp))
+    out = []
+    model.summary(print_fn=out.append)
+    lines = out[0].splitlines()
+    assert lines[0] == 'Model: "functional"'
+    assert lines[4].startswith("│ input_layer (InputLayer)") and "(None, 4)" in lines[4]

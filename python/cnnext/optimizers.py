@@ -100,6 +100,21 @@ class Optimizer:
         self._param_arrays = [v.value for v in self._params]
         self.built = True
 
+    def _bind(self, variables):
+        """Build on first use; later calls may pass other variables of the same shapes
+        (e.g. a reloaded model), which keep the optimizer state."""
+        if not self.built:
+            self.build(variables)
+            return
+        if [id(v) for v in variables] == [id(v) for v in self._params]:
+            return
+        if [v.shape for v in variables] != [v.shape for v in self._params]:
+            raise ValueError("The optimizer was built for variables of shapes "
+                             f"{[v.shape for v in self._params]}; received "
+                             f"{[v.shape for v in variables]}.")
+        self._params = list(variables)
+        self._param_arrays = [v.value for v in self._params]
+
     def apply_gradients(self, grads_and_vars):
         grads, variables = zip(*grads_and_vars)
         self.apply(list(grads), list(variables))
@@ -107,15 +122,13 @@ class Optimizer:
 
     def apply(self, grads, trainable_variables=None):
         """One step: clip -> weight decay -> update rule -> iterations += 1."""
-        if trainable_variables is not None and (
-                not self.built or [id(v) for v in trainable_variables]
-                != [id(v) for v in self._params]):
-            if self.built and len(trainable_variables) != len(self._params):
-                raise ValueError("The optimizer was built for a different list of variables.")
-            if not self.built:
-                self.build(trainable_variables)
+        if trainable_variables is not None:
+            self._bind(trainable_variables)
         if not self.built:
             raise ValueError("Call `optimizer.build(variables)` or pass `trainable_variables`.")
+        if len(grads) != len(self._params):
+            raise ValueError(f"Expected {len(self._params)} gradients, one per variable. "
+                             f"Received: {len(grads)}")
         grads = self._clip(grads)
         lr = self._current_lr()
         if self.weight_decay:

@@ -6,6 +6,7 @@ graph as long as it is a single chain from one ``Input``.
 import json
 
 
+from .. import _naming
 from .. import layers as _layers
 from ..layers.base_layer import Layer
 from ..layers.input_layer import InputLayer
@@ -17,6 +18,8 @@ class Model(Trainer, Layer):
     """Base model class (``keras.Model``)."""
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        if name is None and (inputs is not None or outputs is not None):
+            name = _naming.uniquify("functional")  # Keras builds a `Functional` model here
         Layer.__init__(self, name=name, trainable=trainable, **kwargs)
         Trainer.__init__(self)
         self._stack = []  # every layer, the InputLayer first when there is one

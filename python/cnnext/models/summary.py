@@ -3,6 +3,7 @@ import shutil
 import sys
 
 from ..layers.base_layer import format_shape
+from ..layers.input_layer import InputLayer
 
 _UNITS = ["B", "KB", "MB", "GB", "TB", "PB"]
 
@@ -79,12 +80,19 @@ def _row(cells, widths, aligns, bar):
     return "\n".join(out)
 
 
+def shown_layers(model):
+    return model.layers if type(model).__name__ == "Sequential" else model._stack
+
+
 def _layer_rows(model, show_trainable):
     rows = []
-    for layer in model.layers:
+    # Functional models list their InputLayer too; Sequential models hide it.
+    for layer in shown_layers(model):
         name = f"{layer.name} ({type(layer).__name__})"
         if layer.built:
             shape = format_shape(layer._output_shape) if layer._output_shape else "?"
+            if isinstance(layer, InputLayer):
+                shape = format_shape(layer.batch_shape)
             params = f"{layer.count_params():,}"
         else:
             shape, params = "?", "0 (unbuilt)"
@@ -111,7 +119,7 @@ def render(model, line_length=None, positions=None, show_trainable=False, layer_
     widths = _column_widths(line_length, positions)
     rows = _layer_rows(model, show_trainable)
     if layer_range is not None:
-        names = [l.name for l in model.layers]
+        names = [l.name for l in shown_layers(model)]
         lo, hi = names.index(layer_range[0]), names.index(layer_range[1])
         rows = rows[lo:hi + 1]
     lines = [f'Model: "{model.name}"',
