@@ -33,7 +33,7 @@ class Env:
         if self._limits is not None:
             self._limits.restore_original_limits()
             self._limits = None
-        for lib, undo in self._undo:
+        for _, undo in reversed(self._undo):
             undo()
         self._undo = []
 
@@ -122,15 +122,17 @@ def setup(threads=None, isa=None, want_torch=True, want_keras=True):
         env.scipy_signal = importlib.import_module("scipy.signal")
     env.tpc = _import(env, "threadpoolctl", "threadpoolctl")
     if threads is not None:
+        if env.torch is not None:  # read before any change: it follows the OpenMP setting
+            prev_torch = env.torch.get_num_threads()
+            env._undo.append(("torch", lambda: env.torch.set_num_threads(prev_torch)))
+        if env.cnnext is not None:
+            env._undo.append(("cnnext", lambda: env.cnnext.set_num_threads(None)))
         if env.tpc is not None:
             env._limits = env.tpc.threadpool_limits(limits=threads)
         if env.cnnext is not None:
             env.cnnext.set_num_threads(threads)
-            env._undo.append(("cnnext", lambda: env.cnnext.set_num_threads(None)))
         if env.torch is not None:
-            prev_torch = env.torch.get_num_threads()
             env.torch.set_num_threads(threads)
-            env._undo.append(("torch", lambda: env.torch.set_num_threads(prev_torch)))
     _record_threads(env)
     return env
 

@@ -8,6 +8,8 @@ import types
 import numpy as np
 import pytest
 
+import cnnext
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import cases, harness, model, peers, references as ref  # noqa: E402
@@ -60,10 +62,14 @@ def test_run_without_peers_writes_json_and_table(tmp_path, capsys):
 
 def test_only_filters_groups_and_png(tmp_path, capsys):
     path = tmp_path / "r.json"
-    argv = ["--quick", "--no-torch", "--no-keras", "--only", "act,pool", "--json", str(path), "--png"]
+    isa, lowest = cnnext.get_isa(), cnnext.supported_isas()[0]
+    argv = ["--quick", "--no-torch", "--no-keras", "--only", "act,pool", "--json", str(path), "--png",
+            "--isa", lowest]
     assert main(argv, sizes=tiny_sizes()) == 0
+    assert cnnext.get_isa() == isa
     doc = json.loads(path.read_text())
     assert {r["group"] for r in doc["cases"]} == {"act", "pool"}
+    assert doc["isa"] == lowest
     out = capsys.readouterr().out
     if importlib.util.find_spec("matplotlib") is not None:
         assert (tmp_path / "r.png").stat().st_size > 0
@@ -76,7 +82,9 @@ def test_run_with_torch_checks_its_results(tmp_path, capsys):
     path = tmp_path / "r.json"
     argv = ["--quick", "--no-keras", "--threads", "1", "--only", "conv,pool,act,dense,optim,signal",
             "--json", str(path)]
+    before = cnnext.get_num_threads()
     assert main(argv, sizes=tiny_sizes()) == 0
+    assert cnnext.get_num_threads() == before  # the run's pinning is undone
     doc = json.loads(path.read_text())
     assert doc["threads"]["torch"] == 1 and doc["threads"]["cnnext"] == 1
     for rec in doc["cases"]:
