@@ -15,8 +15,13 @@
 // storing. Every C element therefore sees the same operations in the same order whatever the
 // tile it falls in, so any split of M and N over threads gives bitwise-identical results.
 //
-// Tiles (rows x columns): avx512 12x32 f32 / 12x16 f64 (24 zmm accumulators); avx2 6x16 / 6x8;
-// base (SSE2/NEON) 6x8 / 6x4; scalar: plain reference loops over 8-wide panels.
+// gemm_rowb runs the same loops on a row-major B read in place (only a partial last panel comes
+// packed); gemv is the N == 1 case as vector dot products.
+//
+// Tiles (rows x columns): avx512 12x32 f32 / 12x16 f64 (24 zmm accumulators; 14x32 measured
+// slightly slower on Zen 5); avx2 6x16 / 6x8; base (SSE2/NEON) 6x8 / 6x4; scalar: plain
+// reference loops over 8-wide panels. All written once over simd/vec.h: GCC keeps the unrolled
+// accumulator arrays in registers and emits broadcast + FMA (checked in the avx512 disassembly).
 #include <cmath>
 
 #include "kernels/gemm/gemm.h"
@@ -33,7 +38,7 @@ constexpr int kMR = 12;
 constexpr int kMR = 6;
 #endif
 constexpr int kNV = 2;                       // vectors per micro-tile row
-constexpr int64_t kKcMax = 384;              // K slice kept per packed A strip
+constexpr int64_t kKcMax = 384;              // K slice per pass (C reloaded between slices)
 constexpr int64_t kL2Bytes = 384 * 1024;     // budget for the KC x NC block of packed B
 
 template <class T>
