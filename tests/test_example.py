@@ -7,6 +7,8 @@ import zipfile
 
 import pytest
 
+import cnnext
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "examples", "seed_model.py")
 MNIST_DIR = os.environ.get("CNNEXT_MNIST_DIR") or os.path.normpath(
@@ -15,8 +17,9 @@ MNIST_DIR = os.environ.get("CNNEXT_MNIST_DIR") or os.path.normpath(
 
 def run(args, tmp_path):
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [os.path.join(ROOT, "python")] + [p for p in [env.get("PYTHONPATH")] if p])
+    # The cnnext this test process imported (the working tree's python/ or an installed copy).
+    here = os.path.dirname(os.path.dirname(os.path.abspath(cnnext.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([here] + [p for p in [env.get("PYTHONPATH")] if p])
     return subprocess.run([sys.executable, SCRIPT] + args, cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
 

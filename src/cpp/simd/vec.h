@@ -115,7 +115,7 @@ CNNEXT_INLINE V splat(lane_t<V> s) {
   if constexpr (width_v<V> == 1) {
     return s;
   } else {
-    return V{} + s;
+    return s - V{};  // s - 0 is exact for every s, -0.0 included, and folds away
   }
 }
 template <class M, class V>
