@@ -15,13 +15,22 @@
 // storing. Every C element therefore sees the same operations in the same order whatever the
 // tile it falls in, so any split of M and N over threads gives bitwise-identical results.
 //
-// Tiles (rows x columns): avx512 12x32 f32 / 12x16 f64 (24 zmm accumulators); avx2 6x16 / 6x8;
-// base (SSE2/NEON) 6x8 / 6x4; scalar: plain reference loops over 8-wide panels.
+// gemm_rowb runs the same loops on a row-major B read in place (only a partial last panel comes
+// packed); gemv is the N == 1 case as vector dot products.
+//
+// Tiles (rows x columns): avx512 12x32 f32 / 12x16 f64 (24 zmm accumulators; 14x32 measured
+// slightly slower on Zen 5); avx2 6x16 / 6x8; base (SSE2/NEON) 6x8 / 6x4; scalar: plain
+// reference loops over 8-wide panels. All written once over simd/vec.h: GCC keeps the unrolled
+// accumulator arrays in registers and emits broadcast + FMA (checked in the avx512 disassembly).
 #include <cmath>
 
 #include "kernels/gemm/gemm.h"
 #include "simd/vec.h"
 #include "simd/vmath.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace cnnext {
 namespace CNNEXT_ISA_NS {
@@ -33,7 +42,7 @@ constexpr int kMR = 12;
 constexpr int kMR = 6;
 #endif
 constexpr int kNV = 2;                       // vectors per micro-tile row
-constexpr int64_t kKcMax = 384;              // K slice kept per packed A strip
+constexpr int64_t kKcMax = 384;              // K slice per pass (C reloaded between slices)
 constexpr int64_t kL2Bytes = 384 * 1024;     // budget for the KC x NC block of packed B
 
 template <class T>
@@ -84,6 +93,28 @@ CNNEXT_INLINE V bcast(lane_t<V> s) {
   return s - V{};
 }
 
+// First n (< width) lanes of an edge tile: AVX-512 masked loads/stores, else vec.h's copies.
+template <class V>
+CNNEXT_INLINE V load_edge(const lane_t<V>* p, int n) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64 && sizeof(lane_t<V>) == 4)
+    return (V)_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p);
+  if constexpr (sizeof(V) == 64 && sizeof(lane_t<V>) == 8)
+    return (V)_mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n) - 1), p);
+#endif
+  return load_partial<V>(p, n);
+}
+template <class V>
+CNNEXT_INLINE void store_edge(lane_t<V>* p, V v, int n) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64 && sizeof(lane_t<V>) == 4)
+    return _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), (__m512)v);
+  if constexpr (sizeof(V) == 64 && sizeof(lane_t<V>) == 8)
+    return _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1), (__m512d)v);
+#endif
+  store_partial(p, v, n);
+}
+
 // What a micro-kernel call does around its rank-1 updates.
 template <class T>
 struct TileOps {
@@ -129,7 +160,7 @@ void micro_kernel(const Tile<T>& t) {
       for (int v = 0; v < NV; ++v) {
         const int left = nc - v * W;
         acc[i][v] = full || left >= W ? load<V>(c + i * ldc + v * W)
-                                       : load_partial<V>(c + i * ldc + v * W, left);
+                                       : load_edge<V>(c + i * ldc + v * W, left);
       }
   } else {
 #pragma GCC unroll 16
@@ -169,7 +200,7 @@ void micro_kernel(const Tile<T>& t) {
     for (int v = 0; v < NV; ++v) {
       const int left = nc - v * W;
       if (full || left >= W) store(c + i * ldc + v * W, acc[i][v]);
-      else if (left > 0) store_partial(c + i * ldc + v * W, acc[i][v], left);
+      else if (left > 0) store_edge(c + i * ldc + v * W, acc[i][v], left);
     }
 }
 
