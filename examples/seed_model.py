@@ -70,7 +70,11 @@ def main(argv=None):
     args = parse_args(argv)
     set_random_seed(args.seed)  # weights, dropout and fit's shuffling, as in Keras
     if args.data:
-        (x_train, y_train), (x_val, y_val) = load_digits(args.data)
+        try:
+            (x_train, y_train), (x_val, y_val) = load_digits(args.data)
+        except (OSError, ValueError) as e:  # missing or malformed files: say which, no traceback
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         source = f"MNIST test digits from {args.data}"
     else:
         (x_train, y_train), (x_val, y_val) = load_shapes(args.samples, args.seed)
