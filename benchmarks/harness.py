@@ -26,12 +26,17 @@ class Budget:
     """How long to measure one case: at least `min_runs` timed rounds, then more while the case has
     used less than `seconds` (and fewer than `max_runs` rounds). A call shorter than `min_sample`
     is repeated inside one sample (timeit style); an implementation whose warm-up took longer than
-    `slow` gets `min(min_runs, 2)` rounds only."""
+    `slow` gets `min(min_runs, 2)` rounds only. Before each timed sample the implementation runs
+    untimed for `settle` seconds (at least once): when implementations take turns, another
+    library's thread pool (OpenBLAS, libgomp) is still spinning on the cores after its own call, and
+    the first thread wake-up that follows it waits a scheduler tick (~4 ms on 2 cores, measured).
+    Settling charges that hand-over to nobody instead of to whoever runs next."""
     min_runs: int = 5
     max_runs: int = 30
     seconds: float = 3.0
     min_sample: float = 2e-3
     slow: float = 5.0
+    settle: float = 0.01
 
 
 @dataclass
@@ -153,6 +158,13 @@ def _call(fn):
         raise Failed(f"{type(e).__name__}: {msg[:160]}") from None
 
 
+def _settle(fn, seconds):
+    end = time.perf_counter() + seconds
+    fn()
+    while time.perf_counter() < end:
+        fn()
+
+
 def _sample(fn, number):
     t = time.perf_counter()
     for _ in range(number):
@@ -194,6 +206,8 @@ def measure(impls, budget, checks=None):
     while live:
         for name, fn in list(live.items()):
             try:
+                if budget.settle > 0 and warm[name] < budget.settle:
+                    _settle(fn, budget.settle)
                 samples[name].append(_sample(fn, number[name]))
             except Exception as e:  # an implementation that fails only sometimes
                 results[name] = Result("failed", f"failed on a timed run: {type(e).__name__}: {e}")

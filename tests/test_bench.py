@@ -153,10 +153,23 @@ def test_measure_interleaves_and_drops_warmup():
     calls = []
     impls = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b"),
              "c": harness.Unavailable("c is missing")}
-    res = harness.measure(impls, harness.Budget(min_runs=3, max_runs=3, seconds=0, min_sample=0))
+    res = harness.measure(impls, harness.Budget(min_runs=3, max_runs=3, seconds=0, min_sample=0,
+                                                settle=0))
     assert calls == ["a", "b"] * 4  # one warm-up each, then three rounds in turn
     assert res["a"].runs == 3 and res["b"].runs == 3
     assert res["c"].status == "unavailable" and res["c"].reason == "c is missing"
+
+
+def test_measure_settles_before_each_sample():
+    calls = []
+    impls = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    harness.measure(impls, harness.Budget(min_runs=2, max_runs=2, seconds=0, min_sample=0,
+                                          settle=1e-3))
+    # warm-up a, b; then per round: a untimed until settled (>= 1 call), a timed, same for b
+    assert calls[:2] == ["a", "b"]
+    runs = [(k, len(list(g))) for k, g in __import__("itertools").groupby(calls[2:])]
+    assert [k for k, _ in runs] == ["a", "b", "a", "b"]
+    assert all(n >= 2 for _, n in runs)
 
 
 def test_bind_maps_parameter_names():
