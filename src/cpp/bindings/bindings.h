@@ -10,4 +10,5 @@ void bind_conv(pybind11::module_& m);
 void bind_dense(pybind11::module_& m);
 void bind_signal(pybind11::module_& m);
 void bind_optim(pybind11::module_& m);
+void bind_norm(pybind11::module_& m);
 }  // namespace cnnext

@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
   cnnext::bind_dense(m);
   cnnext::bind_signal(m);
   cnnext::bind_optim(m);
+  cnnext::bind_norm(m);
 }

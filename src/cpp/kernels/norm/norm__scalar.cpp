@@ -1,0 +1,2 @@
+#include "simd/isa_scalar.h"
+#include "kernels/norm/norm_impl.h"
