@@ -124,3 +124,27 @@ def loss(name, y_true, y_pred, return_grad, **kwargs):
     """Per-sample losses (N,) and, with return_grad, d(mean of them)/d y_pred."""
     from .ops import _losses
     return getattr(_losses, name)(y_true, y_pred, return_grad=return_grad, **kwargs)
+
+
+# ---- normalization and dropout (channels on the last axis) ------------------------------------
+def batch_norm_train(x, gamma, beta, epsilon):
+    """(y, mean, var, inv_std) with batch statistics over every axis but the last."""
+    from .ops import _norm
+    return _norm.batch_norm_forward_train(x, gamma, beta, epsilon)
+
+
+def batch_norm_infer(x, gamma, beta, moving_mean, moving_variance, epsilon):
+    from .ops import _norm
+    return _norm.batch_norm_forward_infer(x, gamma, beta, moving_mean, moving_variance, epsilon)
+
+
+def batch_norm_backward(dy, x, gamma, mean, inv_std, batch_stats):
+    """(dx, dgamma, dbeta); batch_stats=False treats mean/inv_std as constants (moving stats)."""
+    from .ops import _norm
+    return _norm.batch_norm_backward(dy, x, gamma, mean, inv_std, batch_stats)
+
+
+def dropout(x, keep_mask, scale):
+    """x * keep_mask * scale; keep_mask is bool, broadcastable to x (noise_shape)."""
+    from .ops import _norm
+    return _norm.dropout_apply(x, keep_mask, scale)

@@ -1,7 +1,7 @@
 """BatchNormalization: batch statistics in training, moving statistics in inference."""
 import numpy as np
 
-from .. import initializers
+from .. import _backend, initializers
 from .base_layer import InputSpec, Layer, format_shape
 
 
@@ -10,7 +10,7 @@ class BatchNormalization(Layer):
 
     Training (and ``trainable``): batch mean and biased variance; the moving statistics move by
     ``moving = moving·momentum + batch·(1 − momentum)``. Weights: gamma, beta (trainable),
-    moving_mean, moving_variance (non-trainable). Computed with NumPy (no dedicated kernel yet).
+    moving_mean, moving_variance (non-trainable). Computed by cnnext.ops._norm (C++).
     """
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
@@ -33,6 +33,7 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         self.synchronized = bool(synchronized)
         self.gamma = self.beta = None
+        self._saved = None
 
     def build(self, input_shape):
         ndim = len(input_shape)
@@ -52,52 +53,51 @@ class BatchNormalization(Layer):
         self.input_spec = InputSpec(ndim=ndim, axes={self.axis: channels})
         self.built = True
 
-    def _bshape(self, x):
-        shape = [1] * x.ndim
-        shape[self.axis] = x.shape[self.axis]
-        return shape
+    def _to_last(self, x):
+        """x with the normalized axis moved last (C-contiguous), and whether it moved."""
+        axis = self.axis % x.ndim
+        if axis == x.ndim - 1:
+            return x, False
+        return np.ascontiguousarray(np.moveaxis(x, axis, -1)), True
+
+    def _from_last(self, y, moved, dtype):
+        y = np.moveaxis(y, -1, self.axis % y.ndim) if moved else y
+        return np.ascontiguousarray(y, dtype=dtype)
 
     def forward(self, x, training=False):
-        axes = tuple(i for i in range(x.ndim) if i != self.axis % x.ndim)
-        b = self._bshape(x)
-        if training and self.trainable:
-            mean = x.mean(axis=axes, dtype=np.float64)
-            var = x.var(axis=axes, dtype=np.float64)
+        xl, moved = self._to_last(x)
+        gamma = self.gamma.value if self.scale else None
+        beta = self.beta.value if self.center else None
+        batch_stats = bool(training and self.trainable)
+        if batch_stats:
+            y, mean, var, inv = _backend.batch_norm_train(xl, gamma, beta, self.epsilon)
             m = self.momentum
             self.moving_mean.value[...] = self.moving_mean.value * m + mean * (1 - m)
             self.moving_variance.value[...] = self.moving_variance.value * m + var * (1 - m)
         else:
             mean, var = self.moving_mean.value, self.moving_variance.value
-        inv = 1.0 / np.sqrt(np.asarray(var, np.float64) + self.epsilon)
-        xhat = (x - mean.reshape(b).astype(x.dtype)) * inv.reshape(b).astype(x.dtype)
-        gamma = self.gamma.value if self.scale else None
-        y = xhat * gamma.reshape(b) if self.scale else xhat.copy()
-        if self.center:
-            y += self.beta.value.reshape(b)
+            y = _backend.batch_norm_infer(xl, gamma, beta, mean, var, self.epsilon)
+            if training:
+                inv = 1.0 / np.sqrt(np.asarray(var, np.float64) + self.epsilon)
         if training:
-            self._xhat, self._inv, self._axes, self._batch_stats = (
-                xhat, inv.astype(x.dtype), axes, training and self.trainable)
-        return y.astype(x.dtype, copy=False)
+            self._saved = (xl, moved, mean, inv, batch_stats)
+        return self._from_last(y, moved, x.dtype)
 
     def backward(self, dy, need_dx=True):
-        xhat, inv, axes = self._xhat, self._inv, self._axes
-        b = self._bshape(dy)
+        xl, moved, mean, inv, batch_stats = self._saved
+        self._saved = None
+        dyl, _ = self._to_last(dy)
+        gamma = self.gamma.value if self.scale else None
+        dx, dgamma, dbeta = _backend.batch_norm_backward(dyl, xl, gamma, mean, inv, batch_stats)
         grads = []
         if self.scale:
-            grads.append((dy * xhat).sum(axis=axes).astype(dy.dtype))
+            grads.append(dgamma.astype(dy.dtype, copy=False))
         if self.center:
-            grads.append(dy.sum(axis=axes).astype(dy.dtype))
+            grads.append(dbeta.astype(dy.dtype, copy=False))
         self._grads = grads
-        self._xhat = None
         if not need_dx:
             return None
-        g = self.gamma.value.reshape(b) if self.scale else 1.0
-        dxhat = dy * g
-        if not self._batch_stats:
-            return (dxhat * inv.reshape(b)).astype(dy.dtype, copy=False)
-        dx = inv.reshape(b) * (dxhat - dxhat.mean(axis=axes, keepdims=True)
-                               - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
-        return dx.astype(dy.dtype, copy=False)
+        return self._from_last(dx, moved, dy.dtype)
 
     def get_config(self):
         config = super().get_config()

@@ -3,7 +3,7 @@ import numbers
 
 import numpy as np
 
-from .. import _random
+from .. import _backend, _random
 from .base_layer import Layer
 
 
@@ -20,30 +20,40 @@ class Dropout(Layer):
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
         self._rng = None if seed is None else np.random.default_rng(seed)
-        self._mask = None
+        self._keep = None
 
     def _mask_shape(self, shape):
         if self.noise_shape is None:
             return shape
         return tuple(s if n is None else n for s, n in zip(shape, self.noise_shape))
 
+    @property
+    def _mask(self):
+        """The applied multiplier (keep · scale) as an array of the input dtype, or None."""
+        if self._keep is None:
+            return None
+        return self._keep.astype(self._mask_dtype) * self._mask_dtype.type(self._scale)
+
     def forward(self, x, training=False):
         if not training or self.rate == 0.0:
-            self._mask = None
+            self._keep = None
             return x
         if self.rate == 1.0:
-            self._mask = np.zeros(self._mask_shape(x.shape), x.dtype)
-            return x * self._mask
-        rng = self._rng or _random.generator()
-        keep = rng.random(self._mask_shape(x.shape), dtype=np.float32) >= self.rate
-        self._mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.rate))
-        return x * self._mask
+            keep, scale = np.zeros(self._mask_shape(x.shape), bool), 0.0
+        else:
+            rng = self._rng or _random.generator()
+            keep = rng.random(self._mask_shape(x.shape), dtype=np.float32) >= self.rate
+            scale = 1.0 / (1.0 - self.rate)
+        self._keep, self._scale, self._mask_dtype = keep, scale, x.dtype
+        return _backend.dropout(x, keep, scale).astype(x.dtype, copy=False)
 
     def backward(self, dy, need_dx=True):
         self._grads = []
         if not need_dx:
             return None
-        return dy if self._mask is None else dy * self._mask
+        if self._keep is None:
+            return dy
+        return _backend.dropout(dy, self._keep, self._scale).astype(dy.dtype, copy=False)
 
     def get_config(self):
         config = super().get_config()
