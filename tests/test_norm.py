@@ -201,3 +201,78 @@ def test_core_checks_shapes():
         _core.batch_norm_forward_train(x, np.ones(3), np.ones(3), 0.0)
     with pytest.raises(ValueError, match="mask shape"):
         _core.dropout_apply(x, np.ones((4, 2), np.uint8), 1.0)
+
+
+# ---- the Keras-mirror layers built on these ops --------------------------------------------------
+def _layer_fd(layer, x, training=True, h=1e-6):
+    """Compare layer.backward (dx, then trainable weights) with float64 central differences."""
+    r = np.random.default_rng(9).standard_normal(x.shape)
+    layer.forward(x, training)
+    dx = layer.backward(r.copy(), need_dx=True)
+    grads = list(layer._grads)
+
+    def fd(arr):
+        num = np.zeros(arr.shape)
+        for i in np.ndindex(arr.shape):
+            old = arr[i]
+            arr[i] = old + h
+            up = float((layer.forward(x, training) * r).sum())
+            arr[i] = old - h
+            down = float((layer.forward(x, training) * r).sum())
+            arr[i] = old
+            num[i] = (up - down) / (2 * h)
+        return num
+
+    np.testing.assert_allclose(dx, fd(x), rtol=1e-5, atol=1e-7)
+    for var, g in zip(layer._trainable_vars, grads):
+        np.testing.assert_allclose(g, fd(var.value), rtol=1e-5, atol=1e-7, err_msg=var.name)
+
+
+@pytest.mark.parametrize("kwargs", [dict(axis=1), dict(center=False), dict(scale=False),
+                                    dict(axis=-2, center=False, scale=False)])
+def test_batch_normalization_layer_gradients(kwargs):
+    from cnnext import layers as L
+    layer = L.BatchNormalization(momentum=1.0, dtype="float64", **kwargs)  # momentum 1: stats frozen
+    x = np.random.default_rng(10).standard_normal((3, 4, 5)) * 2 + 1
+    layer.build_output_shape((None, 4, 5))
+    for v in layer._trainable_vars:
+        v.value[...] = np.random.default_rng(11).random(v.value.shape) + 0.5
+    _layer_fd(layer, x)
+
+
+def test_batch_normalization_layer_frozen_statistics():
+    from cnnext import layers as L
+    layer = L.BatchNormalization(dtype="float64")
+    layer.build_output_shape((None, 3))
+    layer.moving_mean.value[...] = [0.5, -1.0, 2.0]
+    layer.moving_variance.value[...] = [2.0, 0.5, 1.5]
+    layer.trainable = False  # training=True then uses (and differentiates through) moving stats
+    x = np.random.default_rng(12).standard_normal((5, 3))
+    y = layer.forward(x, training=True)
+    np.testing.assert_allclose(y, (x - [0.5, -1.0, 2.0]) / np.sqrt(np.array([2.0, 0.5, 1.5])
+                                                                    + 1e-3), rtol=1e-12)
+    _layer_fd(layer, x)
+
+
+def test_batch_normalization_layer_axis1_matches_oracle():
+    from cnnext import layers as L
+    layer = L.BatchNormalization(axis=1)
+    x = (np.random.default_rng(13).standard_normal((4, 3, 5)) * 3 + 2).astype(np.float32)
+    y = layer(x, training=True)
+    a = x.astype(np.float64)
+    ref = (a - a.mean((0, 2), keepdims=True)) / np.sqrt(a.var((0, 2), keepdims=True) + 1e-3)
+    assert y.dtype == np.float32 and y.flags.c_contiguous
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), 0.99 + 0.01 * a.var((0, 2)),
+                               rtol=1e-6)
+
+
+def test_dropout_layer_noise_shape_and_backward():
+    from cnnext import layers as L
+    layer = L.Dropout(0.5, noise_shape=(None, 1, 4), seed=3)
+    x = np.random.default_rng(14).standard_normal((2, 3, 4)).astype(np.float32)
+    y = layer.forward(x, training=True)
+    keep = np.random.default_rng(3).random((2, 1, 4), dtype=np.float32) >= 0.5
+    np.testing.assert_array_equal(y, x * (keep.astype(np.float32) * np.float32(2.0)))
+    dy = np.ones_like(x)
+    np.testing.assert_array_equal(layer.backward(dy), np.broadcast_to(keep * 2.0, x.shape))
