@@ -39,7 +39,7 @@ void chunked_col_sums(int64_t rows, int64_t c, int nsums, std::vector<double>& o
     for (int64_t k = 0; k < width; ++k) out[k] += part[ci * width + k];
 }
 
-template <class T, class F>
+template <class F>
 void over_rows(int64_t rows, int64_t c, const F& fn) {
   parallel_for(0, rows, kGrain / c + 1, fn);
 }
@@ -75,7 +75,7 @@ void batch_norm_forward_train(const T* x, int64_t rows, int64_t c, const T* gamm
     shift[j] = T(m[j]);
     scale[j] = T(double(gamma[j]) * inv);
   }
-  over_rows<T>(rows, c, [&](int64_t lo, int64_t hi) {
+  over_rows(rows, c, [&](int64_t lo, int64_t hi) {
     k.affine(x + lo * c, shift.data(), scale.data(), beta, y + lo * c, hi - lo, c);
   });
 }
@@ -91,7 +91,7 @@ void batch_norm_forward_infer(const T* x, int64_t rows, int64_t c, const T* gamm
   for (int64_t j = 0; j < c; ++j)
     scale[j] = T(double(gamma[j]) / std::sqrt(double(moving_variance[j]) + epsilon));
   const auto& k = kernels<T>();
-  over_rows<T>(rows, c, [&](int64_t lo, int64_t hi) {
+  over_rows(rows, c, [&](int64_t lo, int64_t hi) {
     k.affine(x + lo * c, moving_mean, scale.data(), beta, y + lo * c, hi - lo, c);
   });
 }
@@ -118,7 +118,7 @@ void batch_norm_backward(const T* dy, const T* x, int64_t rows, int64_t c, const
     b[j] = batch_stats ? T(-g * inv * inv * dg / n) : T(0);
     d[j] = batch_stats ? T(-g * inv * sdy / n) : T(0);
   }
-  over_rows<T>(rows, c, [&](int64_t lo, int64_t hi) {
+  over_rows(rows, c, [&](int64_t lo, int64_t hi) {
     k.backward_dx(dy + lo * c, x + lo * c, mean, a.data(), b.data(), d.data(), dx + lo * c,
                   hi - lo, c);
   });
