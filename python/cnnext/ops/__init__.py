@@ -11,7 +11,8 @@ from ._pooling import *  # noqa: F401,F403
 from ._signal import *  # noqa: F401,F403
 from ._optim import *  # noqa: F401,F403
 from ._losses import *  # noqa: F401,F403
-from . import _activations, _conv, _dense, _pooling, _signal, _optim, _losses
+from ._norm import *  # noqa: F401,F403
+from . import _activations, _conv, _dense, _pooling, _signal, _optim, _losses, _norm
 
 __all__ = (_activations.__all__ + _conv.__all__ + _dense.__all__ + _pooling.__all__
-           + _signal.__all__ + _optim.__all__ + _losses.__all__)
+           + _signal.__all__ + _optim.__all__ + _losses.__all__ + _norm.__all__)
