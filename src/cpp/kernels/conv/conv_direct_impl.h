@@ -336,6 +336,7 @@ CNNEXT_INLINE void dx_block(const ConvGeom& g, const T* dyimg, const T* packed, 
           if (oh < 0 || oh >= g.OH) continue;
           const T* dyrow = dyimg + oh * g.OW * F;
           const T* wk = w + (kh * 3 * C + c) * Fp;
+          const bool pf = kh == 0 && c == 0 && oh + 1 < g.OH;
           for (int64_t f = 0; f < F; f += 2 * VW) {
             V w0[3], w1[3];
             for (int k = 0; k < 3; ++k)
@@ -345,6 +346,10 @@ CNNEXT_INLINE void dx_block(const ConvGeom& g, const T* dyimg, const T* packed, 
               if (j < jlo || j >= jhi) continue;
               const T* dq = dyrow + (q0 + j) * F + f;
               const V d0 = load<V>(dq), d1 = load<V>(dq + VW);
+              if (pf) {  // the next dx row's newest dy row: fetch it while this one computes
+                for (int b = 0; b < 2 * VW * int(sizeof(T)); b += 64)
+                  __builtin_prefetch(reinterpret_cast<const char*>(dq + g.OW * F) + b);
+              }
 #pragma GCC unroll 3
               for (int k = 0; k < 3; ++k) {
                 const int r = j - 2 + k;
