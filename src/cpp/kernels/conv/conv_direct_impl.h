@@ -252,6 +252,11 @@ void direct_dw(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p
 
 // ---- direct input gradient for small C ---------------------------------------------------------
 
+// GCC 12 flags the AVX-512 shuffle intrinsics' internal _mm512_undefined_ps() operand as
+// "may be used uninitialized" (a false positive); silenced for this section only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 // out[r] = sum of the lanes of acc[r], r < RR: a transposing add tree over several accumulators
 // at once (a few shuffles per pixel instead of a serial lane-by-lane sum). The order of the adds
 // depends only on RR, never on the thread count.
@@ -271,7 +276,7 @@ CNNEXT_INLINE void hsum_rows(const vec_t<T>* acc, T* out) {
     __m512 v = _mm512_add_ps(_mm512_shuffle_ps(u[0], u[1], 0x44), _mm512_shuffle_ps(u[0], u[1], 0xEE));
     v = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
     const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0);
-    _mm256_storeu_ps(out, _mm512_castps512_ps256(_mm512_permutexvar_ps(idx, v)));
+    _mm512_mask_storeu_ps(out, 0xFF, _mm512_permutexvar_ps(idx, v));
     return;
   }
   if constexpr (sizeof(T) == 4 && CNNEXT_VEC_BYTES == 64 && RR == 4) {
@@ -282,11 +287,11 @@ CNNEXT_INLINE void hsum_rows(const vec_t<T>* acc, T* out) {
     }
     const __m512 u = _mm512_add_ps(_mm512_shuffle_f32x4(s[0], s[1], 0x88),
                                    _mm512_shuffle_f32x4(s[0], s[1], 0xDD));
-    // block k (k < 4) holds pixel k in 4 lanes
-    __m128 q0 = _mm512_extractf32x4_ps(u, 0), q1 = _mm512_extractf32x4_ps(u, 1),
-           q2 = _mm512_extractf32x4_ps(u, 2), q3 = _mm512_extractf32x4_ps(u, 3);
-    _MM_TRANSPOSE4_PS(q0, q1, q2, q3);
-    _mm_storeu_ps(out, _mm_add_ps(_mm_add_ps(q0, q1), _mm_add_ps(q2, q3)));
+    // block k (k < 4) holds pixel k in 4 lanes: fold each block to its lane 0
+    __m512 v = _mm512_add_ps(u, _mm512_permute_ps(u, 0x4E));
+    v = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
+    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    _mm512_mask_storeu_ps(out, 0xF, _mm512_permutexvar_ps(idx, v));
     return;
   }
 #endif
@@ -451,6 +456,8 @@ void direct_dx(const ConvGeom& g, const T* dy, const T* packed, int64_t n, int64
     if (iw < g.W) dx_pixels<T, 1>(g, dyimg, packed, ih, iw, dxrow);
   }
 }
+
+#pragma GCC diagnostic pop
 
 }  // namespace
 }  // namespace CNNEXT_ISA_NS
