@@ -348,7 +348,7 @@ CNNEXT_INLINE void dx_block(const ConvGeom& g, const T* dyimg, const T* packed, 
               w0[k] = load<V>(wk + k * C * Fp + f), w1[k] = load<V>(wk + k * C * Fp + f + VW);
 #pragma GCC unroll 16
             for (int j = 0; j < RR + 2; ++j) {
-              if (j < jlo || j >= jhi) continue;
+              if (!Interior && (j < jlo || j >= jhi)) continue;  // Interior: all inside
               const T* dq = dyrow + (q0 + j) * F + f;
               const V d0 = load<V>(dq), d1 = load<V>(dq + VW);
               if (pf) {  // the next dx row's newest dy row: fetch it while this one computes
