@@ -357,3 +357,37 @@ def test_core_rechecks_what_memory_safety_needs():
     # Out-of-range padding is memory-safe: taps outside the input read zero.
     y = _core.conv2d(x, w, None, (1, 1), (1, 1), (100, -100), (3, 3), 0)
     np.testing.assert_array_equal(y, 0)
+
+
+# ---- backprop_input: the direct kernel's row-streaming path (KW = 3, stride 1, F % 32 == 0) ---
+
+@pytest.mark.parametrize("w", [1, 2, 3, 4, 7, 8, 9, 10, 11, 17, 26, 28, 31])
+@pytest.mark.parametrize("c", [1, 2, 3, 4])
+def test_backprop_input_row_streaming_widths(isa, dtype, w, c):
+    """Every input width around the 8/4/2/1-pixel blocks, both paddings, kernel height 1-3."""
+    for kh, padding, d in [(3, "valid", 1), (3, "same", 1), (1, "same", 1), (2, "same", (2, 1))]:
+        if padding == "valid" and w < 3:
+            continue
+        x_shape, k_shape = (2, 5, w, c), (kh, 3, c, 32)
+        kw = dict(padding=padding, dilation_rate=d)
+        dy = _data(ops.conv2d(np.zeros(x_shape, dtype), np.zeros(k_shape, dtype), **kw).shape,
+                   dtype, w)
+        wt = _data(k_shape, dtype, c)
+        assert_close(ops.conv2d_backprop_input(dy, wt, x_shape, **kw),
+                     np_conv2d_backprop_input(dy, wt, x_shape, **kw), dtype, 9 * 32)
+
+
+@pytest.mark.parametrize("f", [32, 64])
+def test_backprop_input_row_streaming_threads(dtype, f):
+    x_shape, k_shape = (3, 30, 29, 2), (3, 3, 2, f)
+    dy, wt = _data((3, 30, 29, f), dtype, 5), _data(k_shape, dtype, 6)
+    prev = cnnext.get_num_threads()
+    try:
+        res = []
+        for n in (1, 2):
+            cnnext.set_num_threads(n)
+            res.append(ops.conv2d_backprop_input(dy, wt, x_shape, padding="same"))
+    finally:
+        cnnext.set_num_threads(prev)
+    np.testing.assert_array_equal(res[0], res[1])
+    assert_close(res[0], np_conv2d_backprop_input(dy, wt, x_shape, padding="same"), dtype, 9 * 32)

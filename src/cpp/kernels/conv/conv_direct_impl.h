@@ -4,6 +4,9 @@
 #include "kernels/conv/conv.h"
 #include "simd/vec.h"
 #include "simd/vmath.h"
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace cnnext {
 namespace CNNEXT_ISA_NS {
@@ -249,11 +252,73 @@ void direct_dw(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p
 
 // ---- direct input gradient for small C ---------------------------------------------------------
 
+// GCC 12 flags the AVX-512 shuffle intrinsics' internal _mm512_undefined_ps() operand as
+// "may be used uninitialized" (a false positive); silenced for this section only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+// out[r] = sum of the lanes of acc[r], r < RR: a transposing add tree over several accumulators
+// at once (a few shuffles per pixel instead of a serial lane-by-lane sum). The order of the adds
+// depends only on RR, never on the thread count.
+template <class T, int RR>
+CNNEXT_INLINE void hsum_rows(const vec_t<T>* acc, T* out) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(T) == 4 && CNNEXT_VEC_BYTES == 64 && RR == 8) {
+    __m512 s[4], u[2];
+    for (int i = 0; i < 4; ++i) {  // pixels 2i, 2i+1: 8 lanes each (two 128-bit blocks)
+      const __m512 a = (__m512)acc[2 * i], b = (__m512)acc[2 * i + 1];
+      s[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+    }
+    for (int i = 0; i < 2; ++i)  // pixels 4i..4i+3: one 128-bit block each
+      u[i] = _mm512_add_ps(_mm512_shuffle_f32x4(s[2 * i], s[2 * i + 1], 0x88),
+                           _mm512_shuffle_f32x4(s[2 * i], s[2 * i + 1], 0xDD));
+    // block k: [p_k x2, p_{k+4} x2], then lane 4k holds p_k and lane 4k+2 holds p_{k+4}
+    __m512 v = _mm512_add_ps(_mm512_shuffle_ps(u[0], u[1], 0x44), _mm512_shuffle_ps(u[0], u[1], 0xEE));
+    v = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
+    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+    _mm512_mask_storeu_ps(out, 0xFF, _mm512_permutexvar_ps(idx, v));
+    return;
+  }
+  if constexpr (sizeof(T) == 4 && CNNEXT_VEC_BYTES == 64 && RR == 4) {
+    __m512 s[2];
+    for (int i = 0; i < 2; ++i) {
+      const __m512 a = (__m512)acc[2 * i], b = (__m512)acc[2 * i + 1];
+      s[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+    }
+    const __m512 u = _mm512_add_ps(_mm512_shuffle_f32x4(s[0], s[1], 0x88),
+                                   _mm512_shuffle_f32x4(s[0], s[1], 0xDD));
+    // block k (k < 4) holds pixel k in 4 lanes: fold each block to its lane 0
+    __m512 v = _mm512_add_ps(u, _mm512_permute_ps(u, 0x4E));
+    v = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1));
+    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    _mm512_mask_storeu_ps(out, 0xF, _mm512_permutexvar_ps(idx, v));
+    return;
+  }
+#endif
+#if defined(__AVX2__)
+  if constexpr (sizeof(T) == 4 && CNNEXT_VEC_BYTES == 32 && RR == 4) {
+    __m256 s[2];
+    for (int i = 0; i < 2; ++i) {  // pixels 2i, 2i+1: one 128-bit half each
+      const __m256 a = (__m256)acc[2 * i], b = (__m256)acc[2 * i + 1];
+      s[i] = _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+    }
+    // half 0: [p0 x2, p2 x2], half 1: [p1 x2, p3 x2]
+    __m256 v = _mm256_add_ps(_mm256_shuffle_ps(s[0], s[1], 0x44), _mm256_shuffle_ps(s[0], s[1], 0xEE));
+    v = _mm256_add_ps(v, _mm256_permute_ps(v, 0xB1));  // lanes 0, 4, 2, 6 hold p0, p1, p2, p3
+    const __m256 w = _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 4, 2, 6, 0, 0, 0, 0));
+    _mm_storeu_ps(out, _mm256_castps256_ps128(w));
+    return;
+  }
+#endif
+  for (int r = 0; r < RR; ++r) out[r] = hsum(acc[r]);
+}
+
 // dx for RR input pixels (ih, iw0..iw0+RR) of one image, every channel: for each pixel two
 // vector accumulators (even / odd filter blocks, for independent FMA chains) of
 // dy[tap pixel] * kernel[tap, c] over all taps and filters, reduced once at the end.
 // Interior: stride-1 columns and every kw tap's output column inside [0, OW) (no checks).
-template <class T, int RR, bool Interior>
+// Unit: stride 1 (no divisions in the tap arithmetic).
+template <class T, int RR, bool Interior, bool Unit>
 CNNEXT_INLINE void dx_block(const ConvGeom& g, const T* dyimg, const T* packed, int64_t ih,
                             int64_t iw0, T* dxp) {
   using V = vec_t<T>;
@@ -261,14 +326,63 @@ CNNEXT_INLINE void dx_block(const ConvGeom& g, const T* dyimg, const T* packed, 
   const int64_t Fp = padded_f<T>(g), F = g.F, C = g.C, nfull = F / VW;
   const int tail = int(F - nfull * VW);  // lanes of a last, partial filter block
   const T* w = packed + Fp;
+  if constexpr (Unit) {
+    if (g.KW == 3 && g.dw == 1 && F % (2 * VW) == 0) {
+      // Each dy pixel of a row (output columns q0 + j, j < RR + 2, those inside [0, OW)) is
+      // loaded once and feeds the (up to) 3 dx pixels it reaches, kw weight vectors in registers.
+      const int64_t q0 = iw0 + g.pl - 2;
+      const int jlo = q0 >= 0 ? 0 : int(-q0 < RR + 2 ? -q0 : RR + 2);
+      const int jhi = g.OW - q0 >= RR + 2 ? RR + 2 : int(g.OW - q0 > 0 ? g.OW - q0 : 0);
+      for (int64_t c = 0; c < C; ++c) {
+        V a0[RR], a1[RR];
+        for (int r = 0; r < RR; ++r) a0[r] = a1[r] = splat<V>(T(0));
+        for (int64_t kh = 0; kh < g.KH; ++kh) {
+          const int64_t oh = ih + g.pt - kh * g.dh;
+          if (oh < 0 || oh >= g.OH) continue;
+          const T* dyrow = dyimg + oh * g.OW * F;
+          const T* wk = w + (kh * 3 * C + c) * Fp;
+          const bool pf = kh == 0 && c == 0 && oh + 1 < g.OH;
+          for (int64_t f = 0; f < F; f += 2 * VW) {
+            V w0[3], w1[3];
+            for (int k = 0; k < 3; ++k)
+              w0[k] = load<V>(wk + k * C * Fp + f), w1[k] = load<V>(wk + k * C * Fp + f + VW);
+#pragma GCC unroll 16
+            for (int j = 0; j < RR + 2; ++j) {
+              if (!Interior && (j < jlo || j >= jhi)) continue;  // Interior: all inside
+              const T* dq = dyrow + (q0 + j) * F + f;
+              const V d0 = load<V>(dq), d1 = load<V>(dq + VW);
+              if (pf) {  // the next dx row's newest dy row: fetch it while this one computes
+                for (int b = 0; b < 2 * VW * int(sizeof(T)); b += 64)
+                  __builtin_prefetch(reinterpret_cast<const char*>(dq + g.OW * F) + b);
+              }
+#pragma GCC unroll 3
+              for (int k = 0; k < 3; ++k) {
+                const int r = j - 2 + k;
+                if (r < 0 || r >= RR) continue;
+                a0[r] = a0[r] + d0 * w0[k];
+                a1[r] = a1[r] + d1 * w1[k];
+              }
+            }
+          }
+        }
+        V sum[RR];
+        T out[RR];
+        for (int r = 0; r < RR; ++r) sum[r] = a0[r] + a1[r];
+        hsum_rows<T, RR>(sum, out);
+        for (int r = 0; r < RR; ++r) dxp[r * C + c] = out[r];
+      }
+      return;
+    }
+  }
   for (int64_t c = 0; c < C; ++c) {
     V a0[RR], a1[RR];
     T as[RR];  // the partial last filter block, in scalars (a partial vector load stalls)
     for (int r = 0; r < RR; ++r) a0[r] = a1[r] = splat<V>(T(0)), as[r] = T(0);
     for (int64_t kh = 0; kh < g.KH; ++kh) {
       const int64_t ohn = ih + g.pt - kh * g.dh;
-      if (ohn < 0 || ohn % g.sh != 0 || ohn / g.sh >= g.OH) continue;
-      const T* dyrow = dyimg + ohn / g.sh * g.OW * F;
+      const int64_t oh = Unit ? ohn : ohn / g.sh;
+      if (ohn < 0 || (!Unit && ohn % g.sh != 0) || oh >= g.OH) continue;
+      const T* dyrow = dyimg + oh * g.OW * F;
       for (int64_t kw = 0; kw < g.KW; ++kw) {
         const T* wk = w + ((kh * g.KW + kw) * C + c) * Fp;
         const T* dyp[RR];
@@ -278,6 +392,9 @@ CNNEXT_INLINE void dx_block(const ConvGeom& g, const T* dyimg, const T* packed, 
           if constexpr (Interior) {
             ok[r] = true;
             dyp[r] = dyrow + own * F;
+          } else if constexpr (Unit) {
+            ok[r] = own >= 0 && own < g.OW;
+            dyp[r] = dyrow + (ok[r] ? own : 0) * F;
           } else {
             ok[r] = own >= 0 && own % g.sw == 0 && own / g.sw < g.OW;
             dyp[r] = dyrow + (ok[r] ? own / g.sw : 0) * F;
@@ -303,7 +420,11 @@ CNNEXT_INLINE void dx_block(const ConvGeom& g, const T* dyimg, const T* packed, 
             for (int t = 0; t < tail; ++t) as[r] += dyp[r][f + t] * wk[f + t];
       }
     }
-    for (int r = 0; r < RR; ++r) dxp[r * C + c] = hsum(a0[r] + a1[r]) + as[r];
+    V sum[RR];
+    T out[RR];
+    for (int r = 0; r < RR; ++r) sum[r] = a0[r] + a1[r];
+    hsum_rows<T, RR>(sum, out);
+    for (int r = 0; r < RR; ++r) dxp[r * C + c] = out[r] + as[r];
   }
 }
 
@@ -312,8 +433,12 @@ CNNEXT_INLINE void dx_pixels(const ConvGeom& g, const T* dyimg, const T* packed,
                              int64_t iw, T* dxrow) {
   const int64_t span = (g.KW - 1) * g.dw;
   const bool inside = g.sw == 1 && iw + g.pl - span >= 0 && iw + RR - 1 + g.pl < g.OW;
-  if (inside) dx_block<T, RR, true>(g, dyimg, packed, ih, iw, dxrow + iw * g.C);
-  else dx_block<T, RR, false>(g, dyimg, packed, ih, iw, dxrow + iw * g.C);
+  const bool unit = g.sh == 1 && g.sw == 1;
+  T* dxp = dxrow + iw * g.C;
+  if (inside && unit) dx_block<T, RR, true, true>(g, dyimg, packed, ih, iw, dxp);
+  else if (inside) dx_block<T, RR, true, false>(g, dyimg, packed, ih, iw, dxp);
+  else if (unit) dx_block<T, RR, false, true>(g, dyimg, packed, ih, iw, dxp);
+  else dx_block<T, RR, false, false>(g, dyimg, packed, ih, iw, dxp);
 }
 
 // Rows [ih0, ih1) in blocks of R input pixels (avx512: 8, else 4), the row end in R/2, R/4, ...
@@ -331,6 +456,8 @@ void direct_dx(const ConvGeom& g, const T* dy, const T* packed, int64_t n, int64
     if (iw < g.W) dx_pixels<T, 1>(g, dyimg, packed, ih, iw, dxrow);
   }
 }
+
+#pragma GCC diagnostic pop
 
 }  // namespace
 }  // namespace CNNEXT_ISA_NS
