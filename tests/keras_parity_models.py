@@ -1,7 +1,27 @@
-"""Models and data shared by the Keras parity tests (imported only once keras imports)."""
+"""Setup, models and data shared by the Keras parity tests."""
+import os
+
 import numpy as np
+import pytest
 
 import cnnext
+
+
+def import_keras():
+    """Real Keras 3 on a CPU backend (JAX unless TensorFlow is asked for); skips the calling
+    test module when keras is not installed."""
+    if "tensorflow" not in os.environ.get("KERAS_BACKEND", ""):
+        os.environ.setdefault("KERAS_BACKEND", "jax")  # the CPU backend most often installed
+    return pytest.importorskip("keras")
+
+
+@pytest.fixture
+def one_thread():
+    """Results do not depend on the thread count; one thread keeps the parity files quick on a
+    busy machine."""
+    cnnext.set_num_threads(1)
+    yield
+    cnnext.set_num_threads(None)
 
 
 def seed_model(lib):

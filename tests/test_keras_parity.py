@@ -1,25 +1,13 @@
 """Side by side with real Keras 3 (skipped unless `keras` is importable): the same weights
 in give the same predictions, and one epoch of training gives the same weights and logs."""
-import os
-
 import numpy as np
 import pytest
 
-if "tensorflow" not in os.environ.get("KERAS_BACKEND", ""):
-    os.environ.setdefault("KERAS_BACKEND", "jax")  # the CPU backend most often installed
-keras = pytest.importorskip("keras")
+from keras_parity_models import (data, import_keras, one_thread,  # noqa: F401
+                                 other_model, pair, seed_model)
 
-import cnnext  # noqa: E402
-from keras_parity_models import data, other_model, pair, seed_model  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Results do not depend on the thread count; one thread keeps this file quick on a busy
-    machine."""
-    cnnext.set_num_threads(1)
-    yield
-    cnnext.set_num_threads(None)
+keras = import_keras()
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("opt,make", [("adam", seed_model), ("rmsprop", other_model)],
