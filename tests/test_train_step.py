@@ -153,6 +153,8 @@ def test_backend_direct_path_matches_ops(dtype):
                                   ops.conv2d_backprop_input(dy, k, x.shape, *geo))
     np.testing.assert_array_equal(_backend.conv2d_backprop_kernel(x, dy, k.shape, *geo),
                                   ops.conv2d_backprop_kernel(x, dy, k.shape, *geo))
+    np.testing.assert_array_equal(_backend.max_pool2d(x, (3, 2), (1, 2), "valid"),
+                                  ops.max_pool2d(x, (3, 2), (1, 2), "valid"))
     p, am = _backend.max_pool2d_with_argmax(x, (2, 2), (2, 2), "same")
     p2, am2 = ops.max_pool2d_with_argmax(x, (2, 2), (2, 2), "same")
     np.testing.assert_array_equal(p, p2)

@@ -148,6 +148,13 @@ def dense_backprop_bias(dy):
 
 
 # ---- pooling ----------------------------------------------------------------------------------
+def max_pool2d(x, pool_size, strides, padding):
+    if _direct(x) and x.ndim == 4 and _hashable(pool_size, strides, padding):
+        geo, _ = _pool_geometry(x.shape, pool_size, strides, padding)
+        return _core.max_pool2d(x, *geo)
+    return ops.max_pool2d(x, pool_size, strides=strides, padding=padding)
+
+
 def max_pool2d_with_argmax(x, pool_size, strides, padding, out=None, argmax_out=None):
     if _direct(x) and x.ndim == 4 and _hashable(pool_size, strides, padding):
         geo, shape = _pool_geometry(x.shape, pool_size, strides, padding)

@@ -20,8 +20,7 @@ class MaxPooling2D(BasePooling2D):
                 out=self._buffer("y", shape, x.dtype), argmax_out=self._buffer("argmax", shape, idx))
             self._argmax, self._in_shape, self._y = argmax, x.shape, y
             return y
-        y, _ = _backend.max_pool2d_with_argmax(x, self.pool_size, self.strides, self.padding)
-        return y
+        return _backend.max_pool2d(x, self.pool_size, self.strides, self.padding)
 
     def backward(self, dy, need_dx=True, relu_mask=False):
         """relu_mask: the layer before is a relu (fused into its output); mask dy with it here,
