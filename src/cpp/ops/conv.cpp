@@ -63,6 +63,14 @@ bool use_direct_dx(const ConvGeom& g) {
   return g.C <= kDirectDxMaxC || (g.C <= kDirectDxFastMaxC && direct_dx_fast(g));
 }
 
+// Stride 1 where the flipped-kernel forward convolution (conv2d_backprop_input) multiplies few
+// padding zeros: it computes H * W pixels of K taps where the exact work is OH * OW of them, so
+// 'valid' on small images (13x13 -> 11x11: 40 % more) stays on the GEMM + col2im path (measured
+// f32 avx512: 0.78 vs 1.0 ms there; at 56x56 'same' 35 vs 37.5 ms the other way round).
+bool dx_as_forward(const ConvGeom& g) {
+  return g.sh == 1 && g.sw == 1 && !is_pointwise(g) && g.H * g.W * 8 <= g.OH * g.OW * 9;
+}
+
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
 int64_t clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
@@ -170,6 +178,25 @@ void conv2d_backprop_input(const ConvGeom& g, const T* dy, const T* kernel, T* d
     });
     return;
   }
+  if (dx_as_forward(g)) {
+    // Stride 1: dx is the forward convolution of dy with the spatially flipped, I/O-transposed
+    // kernel, wt[kh'][kw'][f][c] = kernel[KH-1-kh'][KW-1-kw'][c][f], over dy padded by the kernel's
+    // reach minus the forward padding: dx[ih] gathers dy[ih + pt - kh * dh] = dy[ih - pt' + kh' * dh].
+    // Every dx element is computed once (no col2im scatter) on the forward's fast path.
+    auto wt = buffer<T>(K * F);
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const T* src = kernel + ((g.KH - 1 - kh) * g.KW + (g.KW - 1 - kw)) * g.C * F;
+        T* dst = wt.get() + (kh * g.KW + kw) * F * g.C;
+        for (int64_t c = 0; c < g.C; ++c)
+          for (int64_t f = 0; f < F; ++f) dst[f * g.C + c] = src[c * F + f];
+      }
+    ConvGeom t = g;
+    t.H = g.OH, t.W = g.OW, t.C = F, t.F = g.C, t.OH = g.H, t.OW = g.W;
+    t.pt = (g.KH - 1) * g.dh - g.pt, t.pl = (g.KW - 1) * g.dw - g.pl;
+    conv2d_forward(t, dy, wt.get(), static_cast<const T*>(nullptr), Act::linear, dx);
+    return;
+  }
   // dCol = dY (M x F) . W^T (F x K); W^T read from the (K, F) kernel through strides.
   auto packed = buffer<T>(gk.packed_b_size(F, K));
   gk.pack_b(F, K, kernel, 1, F, packed.get());
@@ -228,9 +255,13 @@ void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkern
   int64_t max_chunks = kMaxPartialElems / KF;
   if (max_chunks > kMaxChunks) max_chunks = kMaxChunks;
   if (max_chunks < 1) max_chunks = 1;
-  int64_t chunk = (M + max_chunks - 1) / max_chunks;
-  if (chunk < kChunkPixels) chunk = kChunkPixels;
-  chunk = (chunk + tm - 1) / tm * tm;
+  // An even number of near-equal chunks, so that two threads get the same work (4 chunks of
+  // 1080 + 632 pixels, say, would leave one thread idle 12 % of the time).
+  int64_t want = M / kChunkPixels;
+  if (want > max_chunks) want = max_chunks;
+  if (want > 1 && want % 2 == 1) want += want < max_chunks ? 1 : -1;
+  if (want < 1) want = 1;
+  const int64_t chunk = (M + want - 1) / want;
   const int64_t nchunks = (M + chunk - 1) / chunk;
   auto partial = buffer<T>(nchunks == 1 ? 0 : nchunks * KF);
   if (use_direct_dw(g)) {
