@@ -409,3 +409,17 @@ def test_backprop_input_as_flipped_forward(isa, dtype, case):
     dy = _data(ops.conv2d(np.zeros(x_shape, dtype), w, **kw).shape, dtype, 2)
     assert_close(ops.conv2d_backprop_input(dy, w, x_shape, **kw),
                  np_conv2d_backprop_input(dy, w, x_shape, **kw), dtype, np.prod(k_shape[:3]))
+
+
+# ---- forward by indirect GEMM (C > 8): register strips of pixels x filter panels --------------
+
+@pytest.mark.parametrize("f", EDGES + [40, 47, 64, 65])
+def test_igemm_filter_tile_edges(isa, dtype, f):
+    """Filters around the panel widths, 7 * 3 * 2 = 42 pixels (partial last strip), padding taps."""
+    _check_all(((2, 7, 5, 11), (3, 2, 11, f), (1, 2), "same", (2, 1)), dtype, "relu", seed=f)
+
+
+@pytest.mark.parametrize("n, h, w", [(1, 1, 1), (1, 3, 4), (1, 5, 5), (3, 4, 5), (1, 13, 1)])
+def test_igemm_pixel_counts(isa, dtype, n, h, w):
+    """1 to 60 output pixels: strips that span rows and images, and a lone partial strip."""
+    _check_all(((n, h, w, 12), (3, 3, 12, 33), 1, "same", 1), dtype, seed=h * w)

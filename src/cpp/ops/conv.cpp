@@ -16,6 +16,7 @@ constexpr int64_t kChunkPixels = 1024;        // backprop_kernel: min output pix
 constexpr int64_t kMaxChunks = 64;            // ... and at most this many partial buffers
 constexpr int64_t kMaxPartialElems = int64_t(8) << 20;  // ... holding at most this many values
 constexpr int64_t kBiasChunkRows = 4096;      // backprop_bias: min rows per fixed chunk
+constexpr int64_t kIgemmTileStrips = 8;       // forward igemm: register strips per work item
 // Direct kernels up to this many input channels (measured, f32, avx512 and avx2, 1 thread):
 // forward: direct 1.3-2x faster than im2col + register-tiled GEMM up to C=8, slower from C=16;
 // backprop_kernel: direct 3x faster at C=1, even at C=3, 1.5x slower at C=8;
@@ -136,6 +137,19 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* kernel, const T* bia
   }
   auto packed = buffer<T>(gk.packed_b_size(K, F));
   gk.pack_b(K, F, kernel, F, 1, packed.get());
+  if (ck.igemm_conv && !is_pointwise(g)) {  // no im2col: the micro-kernel reads x in place
+    auto zero = buffer<T>(g.C);
+    std::memset(zero.get(), 0, sizeof(T) * g.C);
+    const int64_t tm = kIgemmTileStrips * ck.igemm_mr, ntiles = (M + tm - 1) / tm;
+    parallel_for(0, ntiles, grain_for(2 * tm * K * F), [&](int64_t t0, int64_t t1) {
+      auto ind = buffer<const T*>(ck.igemm_ind_size(g, tm));
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t p0 = t * tm, p1 = p0 + tm < M ? p0 + tm : M;
+        ck.igemm_conv(g, x, packed.get(), bias, act, p0, p1, zero.get(), ind.get(), y);
+      }
+    });
+    return;
+  }
   GemmEpilogue<T> ep;
   ep.bias = bias;
   ep.act = act;
