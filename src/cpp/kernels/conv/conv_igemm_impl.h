@@ -11,9 +11,6 @@
 #pragma once
 #include "kernels/conv/conv.h"
 #include "simd/vec.h"
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
 
 namespace cnnext {
 namespace CNNEXT_ISA_NS {
@@ -31,17 +28,6 @@ constexpr int kIgemmMR = 6;
 template <class V>
 CNNEXT_INLINE V ig_bcast(lane_t<V> s) {
   return s - V{};
-}
-
-template <class V>
-CNNEXT_INLINE void ig_store_edge(lane_t<V>* p, V v, int n) {
-#if defined(__AVX512F__)
-  if constexpr (sizeof(V) == 64 && sizeof(lane_t<V>) == 4)
-    return _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), (__m512)v);
-  if constexpr (sizeof(V) == 64 && sizeof(lane_t<V>) == 8)
-    return _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1), (__m512d)v);
-#endif
-  store_partial(p, v, n);
 }
 
 // y[0:mr, 0:nc] = act(bias + sum over taps t, channels c of ind[t][i][c] * b[(t * C + c) * NR]).
@@ -97,7 +83,7 @@ void igemm_tile(int64_t taps, int64_t C, const T* const* ind, const T* b, const 
     for (int v = 0; v < NV; ++v) {
       const int left = nc - v * W;
       if (full || left >= W) store(y + i * ldy + v * W, acc[i][v]);
-      else if (left > 0) ig_store_edge(y + i * ldy + v * W, acc[i][v], left);
+      else if (left > 0) store_partial(y + i * ldy + v * W, acc[i][v], left);
     }
   }
 }
