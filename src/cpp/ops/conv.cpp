@@ -140,11 +140,13 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* kernel, const T* bia
   if (ck.igemm_conv && !is_pointwise(g)) {  // no im2col: the micro-kernel reads x in place
     auto zero = buffer<T>(g.C);
     std::memset(zero.get(), 0, sizeof(T) * g.C);
-    const int64_t tm = kIgemmTileStrips * ck.igemm_mr, ntiles = (M + tm - 1) / tm;
-    parallel_for(0, ntiles, grain_for(2 * tm * K * F), [&](int64_t t0, int64_t t1) {
+    // Threads split the register strips evenly (not whole tiles: at 41 tiles one of two threads
+    // would do 5 % more), then walk their range in tiles of kIgemmTileStrips strips.
+    const int64_t mr = ck.igemm_mr, tm = kIgemmTileStrips * mr, nstrips = (M + mr - 1) / mr;
+    parallel_for(0, nstrips, grain_for(2 * mr * K * F), [&](int64_t s0, int64_t s1) {
       auto ind = buffer<const T*>(ck.igemm_ind_size(g, tm));
-      for (int64_t t = t0; t < t1; ++t) {
-        const int64_t p0 = t * tm, p1 = p0 + tm < M ? p0 + tm : M;
+      for (int64_t p0 = s0 * mr, pend = s1 * mr < M ? s1 * mr : M; p0 < pend; p0 += tm) {
+        const int64_t p1 = p0 + tm < pend ? p0 + tm : pend;
         ck.igemm_conv(g, x, packed.get(), bias, act, p0, p1, zero.get(), ind.get(), y);
       }
     });
