@@ -98,6 +98,7 @@ int64_t grain_for(int64_t flops_per_item) {
 constexpr int64_t kWinogradMinC = 16;
 constexpr int64_t kWinogradMinF = 16;
 constexpr int64_t kWinogradBlockBytes = 128 * 1024;  // V + M of one tile block: stays in L2
+constexpr int64_t kWinogradDwBlockBytes = 512 * 1024;  // kernel gradient: longer GEMM K (tiles)
 
 bool use_winograd(const ConvGeom& g) {
   return g.KH == 3 && g.KW == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 &&
@@ -108,9 +109,9 @@ bool use_winograd(const ConvGeom& g) {
 // input and product (16 x tiles x (C + F) values) fit kWinogradBlockBytes. Fixed by the shape
 // alone, so results do not depend on the thread count.
 template <class T>
-int64_t winograd_block(const ConvGeom& g) {
+int64_t winograd_block(const ConvGeom& g, int64_t bytes = kWinogradBlockBytes) {
   const int64_t mr = gemm_kernels_for<T>().mr > 0 ? gemm_kernels_for<T>().mr : 1;
-  int64_t tb = kWinogradBlockBytes / (16 * (g.C + g.F) * int64_t(sizeof(T)));
+  int64_t tb = bytes / (16 * (g.C + g.F) * int64_t(sizeof(T)));
   tb = tb / mr * mr;
   return tb < mr ? mr : tb;
 }
@@ -143,6 +144,51 @@ bool conv2d_winograd(const ConvGeom& g, const T* x, const T* kernel, const T* bi
       wk.transform_output(g, M.get(), t0, t1, bias, act, y);
     }
   });
+  return true;
+}
+
+// dkernel by Winograd (see winograd.h): fixed chunks of tiles (a function of the shape only)
+// accumulate 16 C x F products V^T . Ye each, reduced in chunk order, then G^T M G. False
+// (nothing written) when x or dy holds NaN or inf.
+template <class T>
+bool conv2d_backprop_kernel_winograd(const ConvGeom& g, const T* x, const T* dy, T* dkernel) {
+  const auto& wk = winograd_kernels_for<T>();
+  const auto& gk = gemm_kernels_for<T>();
+  const int64_t C = g.C, F = g.F, MF = 16 * C * F;
+  if (!wk.all_finite(dy, g.N * g.OH * g.OW * F) || !wk.all_finite(x, g.N * g.H * g.W * C))
+    return false;
+  const int64_t tiles = g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2);
+  const int64_t tb = winograd_block<T>(g, kWinogradDwBlockBytes);
+  int64_t max_chunks = kMaxPartialElems / MF;
+  if (max_chunks > kMaxChunks) max_chunks = kMaxChunks;
+  int64_t want = tiles / (4 * tb);
+  if (want > max_chunks) want = max_chunks;
+  if (want > 1 && want % 2 == 1) want += want < max_chunks ? 1 : -1;
+  if (want < 1) want = 1;
+  const int64_t chunk = (tiles + want - 1) / want, nchunks = (tiles + chunk - 1) / chunk;
+  auto partial = buffer<T>(nchunks * MF);
+  parallel_chunks(0, tiles, chunk, [&](int64_t ci, int64_t q0, int64_t q1) {
+    auto V = buffer<T>(16 * tb * C), Ye = buffer<T>(16 * tb * F);
+    auto pb = buffer<T>(gk.packed_b_size(tb, F));
+    T* acc = partial.get() + ci * MF;
+    GemmEpilogue<T> ep;
+    for (int64_t t0 = q0; t0 < q1; t0 += tb) {
+      const int64_t t1 = t0 + tb < q1 ? t0 + tb : q1, nt = t1 - t0;
+      wk.transform_input(g, x, t0, t1, V.get());
+      wk.transform_dy(g, dy, t0, t1, Ye.get());
+      for (int xi = 0; xi < 16; ++xi) {
+        // acc[xi] (C x F) += V[xi]^T (C x nt) . Ye[xi] (nt x F)
+        gk.pack_b(nt, F, Ye.get() + xi * nt * F, F, 1, pb.get());
+        gk.gemm(C, F, nt, V.get() + xi * nt * C, 1, C, pb.get(), acc + xi * C * F, F, ep);
+      }
+      ep.accumulate = true;
+    }
+  });
+  for (int64_t c = 1; c < nchunks; ++c) {
+    const T* src = partial.get() + c * MF;
+    for (int64_t i = 0; i < MF; ++i) partial[i] += src[i];
+  }
+  wk.transform_grad(C, F, partial.get(), dkernel);
   return true;
 }
 
@@ -319,6 +365,7 @@ void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkern
     std::memset(dkernel, 0, sizeof(T) * KF);
     return;
   }
+  if (use_winograd(g) && conv2d_backprop_kernel_winograd(g, x, dy, dkernel)) return;
   const auto& gk = gemm_kernels_for<T>();
   const auto& ck = conv_kernels_for<T>();
   const bool pointwise = is_pointwise(g);
