@@ -219,11 +219,7 @@ class Model(Trainer, Layer):
 
 
 def model_from_json(json_string, custom_objects=None):
-    """Rebuild a model (architecture only) from ``model.to_json()``."""
-    from .sequential import Sequential
-    obj = json.loads(json_string)
-    if not isinstance(obj, dict) or obj.get("class_name") != "Sequential":
-        raise ValueError("cnnext can rebuild Sequential models only from JSON.")
-    return Sequential.from_config(obj["config"])
-
-
+    """Rebuild a model (architecture only) from ``model.to_json()``; only known classes are
+    ever built and malformed or hostile JSON raises ``ValueError`` (see `saving`)."""
+    from .. import saving
+    return saving.model_from_json(json_string, custom_objects=custom_objects)
