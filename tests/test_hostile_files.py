@@ -427,12 +427,13 @@ def test_too_many_members(tmp_path, good):
 
 
 def test_huge_config_cannot_allocate_unbacked_weights(tmp_path, good):
-    """A config asking for a 10-GB Dense kernel is refused before any weight is allocated: the
-    weights it declares must fit in the file's model.weights.h5."""
+    """A config asking for a 5 MB Dense kernel (it could as well ask for 50 GB) next to a 30 KB
+    model.weights.h5 is refused before any weight is allocated: the weights a config declares
+    must fit in the file's model.weights.h5."""
     m, path = good
 
     def edit(c):
-        _layers(c)[5]["config"]["units"] = 1 << 27
+        _layers(c)[5]["config"]["units"] = 1 << 16
         _layers(c)[5]["build_config"] = {"input_shape": [None, 20]}
 
     with no_side_effects(tmp_path, m):
@@ -619,6 +620,23 @@ def test_truncated_weights_member_inside_the_archive(tmp_path, good):
             assert_refused(loaders(bad, target)[:3], "(Invalid weights file|holds only)")
             assert_refused(loaders(bad, target)[3:], "Invalid weights file")
         bad.unlink()
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_weight_heavy_models_still_load(tmp_path, compiled):
+    """The size checks are tight enough to stop bombs but never refuse a real file: here the
+    weights are nearly all of the file (no optimizer state when uncompiled)."""
+    m = models.Sequential([cnnext.layers.Input((300,)), cnnext.layers.Dense(700),
+                           cnnext.layers.BatchNormalization(), cnnext.layers.Dense(3)])
+    if compiled:
+        m.compile(optimizer="adam", loss="mse")
+        m.train_on_batch(np.ones((2, 300), np.float32), np.ones((2, 3), np.float32))
+    m.save(tmp_path / "w.keras")
+    m.save_weights(tmp_path / "w.weights.h5")
+    x = np.ones((2, 300), np.float32)
+    np.testing.assert_array_equal(saving.load_model(tmp_path / "w.keras").predict(x, verbose=0),
+                                  m.predict(x, verbose=0))
+    m.load_weights(tmp_path / "w.weights.h5")
 
 
 def test_a_good_file_still_loads(tmp_path, good):

@@ -11,10 +11,14 @@ File layout (identical to what Keras 3.15 writes, so either library reads the ot
   ``conv2d_1``; the ``vars`` group's attribute ``name`` is the layer's name), an empty ``vars``
   group for the model itself, and ``optimizer/vars/<i>`` for the optimizer's variables.
 
-Loading never unpickles or evaluates anything: JSON is parsed as data, HDF5 datasets are read only
-as plain numeric arrays, zip members are read in memory with size caps (never extracted), and
-every serialized object must name a known layer / initializer / optimizer / loss / metric class
+Loading never unpickles or evaluates anything and never writes a file: JSON is parsed as data
+(at most 64 levels deep), HDF5 datasets are read only as plain numeric arrays stored in the file
+itself (no links, external or virtual data, or plugin filters), zip members are read in memory,
+never extracted, under size caps checked before inflating (the weights member may not be much
+larger than the model needs, and the model's weights may not be larger than the weights member),
+and every serialized object must name a known layer / initializer / optimizer / loss / metric class
 (or one passed in ``custom_objects``). Anything else raises ``ValueError`` saying what was found.
+``safe_mode`` is accepted for Keras compatibility; cnnext behaves as Keras's safe mode always.
 """
 import datetime
 import io

@@ -182,10 +182,12 @@ def _check_weight_budget(config, budget, custom_objects):
             continue
         if shape is None and getattr(layer, "_input_shape_arg", None) is not None:
             shape = (None,) + tuple(layer._input_shape_arg)
+        # A layer is built once: for its own build_config's shape if it has one (at
+        # deserialization), else for the shape flowing down the stack.
         own = (item.get("build_config") or {}).get("input_shape")
-        for s in (shape, own):
-            if isinstance(s, (list, tuple)):
-                total += _weight_bytes(layer, s)
+        build_shape = own if isinstance(own, (list, tuple)) else shape
+        if isinstance(build_shape, (list, tuple)):
+            total += _weight_bytes(layer, build_shape)
         if total > budget:
             raise ValueError(f"Invalid `.keras` file: its config asks for layers with at least "
                              f"{total} bytes of weights, but model.weights.h5 holds only {budget} "
