@@ -24,6 +24,10 @@ def make_model(optimizer="adam", seed=0):
     cnnext.utils.set_random_seed(seed)
     if optimizer == "adam_wd":  # decoupled weight decay: one more in-place pass per step
         optimizer = cnnext.optimizers.Adam(weight_decay=0.1)
+    elif optimizer == "sgd_momentum":
+        optimizer = cnnext.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True)
+    elif optimizer == "rmsprop_centered":
+        optimizer = cnnext.optimizers.RMSprop(momentum=0.5, centered=True)
     m = models.Sequential([layers.Input((6, 6, 2)), layers.Conv2D(4, 3, activation="relu"),
                            layers.BatchNormalization(), layers.Flatten(),
                            layers.Dense(1, activation="sigmoid")])
@@ -206,7 +210,7 @@ WHERE = ["Conv2D.forward", "BatchNormalization.forward", "BatchNormalization.bac
 
 
 @pytest.mark.parametrize("where", WHERE)
-@pytest.mark.parametrize("optimizer", ["adam", "adam_wd"])
+@pytest.mark.parametrize("optimizer", ["adam", "adam_wd", "sgd_momentum", "rmsprop_centered"])
 def test_sigint_mid_step_finishes_the_step_then_raises(monkeypatch, where, optimizer):
     m = make_model(optimizer)
     _patch_sigint_at(monkeypatch, m, where, at_call=4)  # inside step index 3
@@ -254,6 +258,38 @@ def test_sigint_mid_train_on_batch_and_mid_optimizer_apply(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         opt.apply([np.ones(5, np.float32)], [w])
     assert int(opt.iterations.value) == 1
+
+
+@pytest.mark.parametrize("where", ["validation", "predict", "evaluate"])
+def test_keyboard_interrupt_outside_training_steps(where):
+    """Interrupting validation, predict or evaluate changes no weight; everything still works."""
+    m = make_model()
+    m.fit(X, Y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    before = state(m)
+
+    class Stop(C.Callback):
+        def on_test_batch_end(self, batch, logs=None):
+            raise KeyboardInterrupt
+
+        on_predict_batch_end = on_test_batch_end
+
+    with pytest.raises(KeyboardInterrupt):
+        if where == "validation":
+            # fit's own validation passes no callbacks to evaluate: interrupt it from inside.
+            m.evaluate = lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt())
+            m.fit(X, Y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False,
+                  validation_data=(X, Y))
+        elif where == "predict":
+            m.predict(X, batch_size=BATCH, verbose=0, callbacks=[Stop()])
+        else:
+            m.evaluate(X, Y, batch_size=BATCH, verbose=0, callbacks=[Stop()])
+    if where == "validation":
+        del m.evaluate
+        assert iterations(m) == 2 * STEPS  # the epoch's steps all finished
+        assert_state_equal(state(m), replay(2 * STEPS))
+    else:
+        assert_state_equal(state(m), before)
+    assert_usable(m)
 
 
 def test_sigint_outside_a_step_is_not_deferred():
@@ -334,6 +370,42 @@ def test_sigint_at_a_random_moment_of_a_longer_fit(delay):
     assert_state_equal(state(m), state(ref))
     m.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
     assert np.isfinite(m.predict(x, verbose=0)).all()
+
+
+# --- other state changes are all-or-nothing too ----------------------------------------------
+
+def test_set_weights_with_a_bad_entry_changes_nothing():
+    m = make_model()
+    before = state(m)
+    new = [w + 1 for w in m.get_weights()]
+    for bad in (np.zeros(3, np.float32), np.array(["x"] * new[-1].size).reshape(new[-1].shape)):
+        with pytest.raises(ValueError, match="(not compatible with provided weight shape|real "
+                                             "numbers)"):
+            m.set_weights(new[:-1] + [bad])
+        assert_state_equal(state(m), before)
+    m.set_weights(new)
+    assert_state_equal(m.get_weights(), new)
+
+
+def test_sigint_while_load_weights_assigns_loads_everything(tmp_path, monkeypatch):
+    src = make_model(seed=1)
+    src.fit(X, Y, batch_size=BATCH, epochs=1, verbose=0)
+    src.save_weights(tmp_path / "w.weights.h5")
+    m = make_model()
+    m.optimizer.build(m.trainable_weights)
+    layer = m.layers[1]
+    original = layer.set_weights
+
+    def set_weights(values):
+        _sigint()
+        sum(range(1000))
+        original(values)
+
+    monkeypatch.setattr(layer, "set_weights", set_weights)
+    with pytest.raises(KeyboardInterrupt):
+        m.load_weights(tmp_path / "w.weights.h5")
+    monkeypatch.undo()
+    assert_state_equal(state(m), state(src))
 
 
 # --- ModelCheckpoint: a crash mid-write keeps the previous good file ----------------------------

@@ -123,7 +123,7 @@ def _var_datasets(parent, key, where):
     names = list(vars_group.keys())
     if sorted(names) != sorted(str(i) for i in range(len(names))):
         raise ValueError(f"Invalid weights file: {where}/{key}/vars must hold datasets named "
-                         f"0..{len(names) - 1}. Received: {sorted(names)}")
+                         f"0..{len(names) - 1}. Received: {sorted(names)[:20]}")
     return [_h5_child(vars_group, str(i), h5py.Dataset, f"{where}/{key}/vars")
             for i in range(len(names))]
 
@@ -188,7 +188,8 @@ def _load_h5_into_model(f, model, load_optimizer, skip_mismatch):
     keyed = _layer_keys(model)
     extra = sorted(set(layers_group.keys()) - {k for k, _ in keyed})
     if extra:
-        msg = (f"The weights file has layers {extra} that the model lacks (model layers: "
+        shown = extra[:10] + ([f"... {len(extra) - 10} more"] if len(extra) > 10 else [])
+        msg = (f"The weights file has layers {shown} that the model lacks (model layers: "
                f"{[k for k, _ in keyed]}).")
         if not skip_mismatch:
             raise ValueError(msg)
@@ -206,10 +207,13 @@ def _load_h5_into_model(f, model, load_optimizer, skip_mismatch):
                 raise
             warnings.warn(f"Skipping loading weights for layer {layer.name!r}: {e}", stacklevel=3)
     opt_values = _read_optimizer(f, model) if load_optimizer else None
-    for layer, arrays in updates:  # everything validated: now mutate
-        layer.set_weights(arrays)
-    if opt_values is not None:
-        _set_optimizer_values(_optimizer(model), opt_values)
+    from .. import _interrupt
+
+    with _interrupt.atomic():  # everything validated: now mutate, all or nothing on Ctrl-C
+        for layer, arrays in updates:
+            layer.set_weights(arrays)
+        if opt_values is not None:
+            _set_optimizer_values(_optimizer(model), opt_values)
 
 
 def _read_optimizer(f, model):
