@@ -386,6 +386,33 @@ def test_config_bomb_is_refused(tmp_path, good, monkeypatch):
             saving.load_model(bomb)
 
 
+def _patch_header(data, name, local_offset, central_offset, fmt, value):
+    """Rewrite one field of member `name` in its local header and central directory entry."""
+    out, encoded, i = bytearray(data), name.encode(), 0
+    while (i := out.find(encoded, i)) >= 0:
+        if out[i - 30:i - 26] == b"PK\x03\x04":
+            struct.pack_into(fmt, out, i - 30 + local_offset, value)
+        elif out[i - 46:i - 42] == b"PK\x01\x02":
+            struct.pack_into(fmt, out, i - 46 + central_offset, value)
+        i += 1
+    return bytes(out)
+
+
+@pytest.mark.parametrize("field, match", [
+    ((6, 8, "<H", 0x1), "encrypted"),               # general-purpose flag: encrypted
+    ((8, 10, "<H", 99), "compression method"),      # AES / unknown compression method
+])
+@pytest.mark.parametrize("member", ["config.json", "model.weights.h5"])
+def test_encrypted_or_unknown_compression_members(tmp_path, good, field, match, member):
+    m, path = good
+    bad = tmp_path / "odd.keras"
+    bad.write_bytes(_patch_header(path.read_bytes(), member, *field))
+    calls = loaders(bad, m)
+    with no_side_effects(tmp_path, m):
+        assert_refused(calls if member.endswith(".h5") else calls[:3],
+                       f"cannot read archive member '{member}'.*{match}")
+
+
 def _patch_sizes(data, name, new_size):
     """Rewrite the uncompressed size of member `name` in the local and central headers."""
     out = bytearray(data)
@@ -543,6 +570,36 @@ def test_malformed_weights(tmp_path, good, edit, match):
         assert_refused(loaders(raw, target)[3:], match)
         bad.unlink()
         raw.unlink()
+
+
+def test_big_endian_and_float64_weights_load(tmp_path, good):
+    """Not hostile, just unusual: any real floating dtype and byte order is accepted and cast."""
+    m, path = good
+
+    def edit(f):
+        for key in ("dense", "dense_1"):
+            for i in ("0", "1"):
+                name = f"layers/{key}/vars/{i}"
+                data = f[name][()]
+                del f[name]
+                f[name] = data.astype(">f4" if key == "dense" else "f8")
+
+    odd = edit_weights(path, tmp_path / "odd.keras", edit)
+    np.testing.assert_array_equal(saving.load_model(odd).predict(X, verbose=0),
+                                  m.predict(X, verbose=0))
+
+
+def test_many_extra_layers_give_a_short_message(tmp_path, good):
+    m, path = good
+
+    def edit(f):
+        for i in range(500):
+            f.create_group(f"layers/extra_{i:03d}/vars")
+
+    bad = edit_weights(path, tmp_path / "many.keras", edit)
+    with pytest.raises(ValueError, match=r"that the model lacks") as info:
+        saving.load_model(bad)
+    assert "... 490 more" in str(info.value) and len(str(info.value)) < 1000
 
 
 def test_hdf5_external_storage_never_reads_the_other_file(tmp_path, good):
