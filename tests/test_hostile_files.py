@@ -88,7 +88,8 @@ def _npz_pickle(sentinel):
 
 @pytest.mark.parametrize("payload", [_pickle, _npy_pickle, _npz_pickle])
 @pytest.mark.parametrize("name, match", [
-    ("m.keras", "(not a readable zip|unexpected archive member 'x_train.npy')"), ("m.weights.h5", "not an HDF5 file"),
+    ("m.keras", "(not a readable zip|unexpected archive member 'x_train.npy')"),
+    ("m.weights.h5", "not an HDF5 file"),
     ("m.h5", "must end in"), ("m.hdf5", "must end in"), ("m.json", "must end in"),
     ("m.npy", "must end in"), ("m.npz", "must end in"), ("m.pkl", "must end in"),
     ("m.keras.pkl", "must end in"), ("m", "must end in")])
@@ -379,7 +380,8 @@ def test_config_bomb_is_refused(tmp_path, good, monkeypatch):
     members = dict(members_of(path))
     bomb = _stream_zip(tmp_path / "bomb.keras", [
         ("metadata.json", members["metadata.json"]),
-        ("config.json", (b"", b" " * (1 << 20), 80)), ("model.weights.h5", members["model.weights.h5"])])
+        ("config.json", (b"", b" " * (1 << 20), 80)),
+        ("model.weights.h5", members["model.weights.h5"])])
     assert bomb.stat().st_size < 1 << 20
     with no_side_effects(tmp_path, m):
         with pytest.raises(ValueError, match="possible zip bomb"):

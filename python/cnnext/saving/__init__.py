@@ -111,19 +111,18 @@ def model_from_json(json_string, custom_objects=None):
         raise TypeError(f"`json_string` must be a str. Received: {type(json_string).__name__}")
     config = _parse_json(data, "the string", source="model JSON")
     custom_objects = dict(custom_objects or {})
-    _check_depth(config, "the string", source="model JSON")
-    _check_config(config, custom_objects)
+    _check_config(config, custom_objects, "the string", "model JSON")
     return _deserialize_model(config, custom_objects, compile=False)
 
 
-def _check_config(config, custom_objects):
-    _check_depth(config)
+def _check_config(config, custom_objects, what=_CONFIG, source="`.keras` file"):
+    _check_depth(config, what, source)  # first: the tree walk below recurses
     _check_config_tree(config, custom_objects)
 
 
 def _weights_read_cap(model):
-    """The most bytes a weights file for `model` may hold: its weights and up to 15 times their
-    size again (optimizer slots, float64 copies) plus HDF5 overhead per variable. Checked before
+    """The most bytes a weights file for `model` may hold: 16 times its weights and optimizer
+    state (room for extra optimizer slots, float64 copies) plus HDF5 overhead per variable. Checked before
     anything is read or inflated, so a small model never makes us allocate gigabytes."""
     arrays = list(model.get_weights())
     opt = getattr(model, "optimizer", None)
