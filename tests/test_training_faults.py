@@ -70,11 +70,15 @@ def assert_usable(m):
 
 @pytest.fixture(autouse=True)
 def default_sigint():
-    """Every test starts and must end with Python's own SIGINT handler in place."""
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    yield
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    assert _interrupt._pending is None and _interrupt._atomic_depth == 0
+    """Every test runs with Python's own SIGINT handler (even where the CI runner ignores
+    SIGINT) and must leave it in place: fit restores whatever handler it found."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert _interrupt._pending is None and _interrupt._atomic_depth == 0
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 # --- NaN and inf: Keras keeps training; TerminateOnNaN stops at the batch -----------------------
@@ -318,6 +322,18 @@ def test_a_user_sigint_handler_runs_after_the_step(monkeypatch):
         assert calls == [2] and iterations(m) == STEPS  # called once the step was complete
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.parametrize("disposition", [signal.SIG_IGN, signal.SIG_DFL])
+def test_fit_leaves_an_ignored_or_default_sigint_alone(disposition):
+    signal.signal(signal.SIGINT, disposition)
+    try:
+        m = make_model()
+        m.fit(X, Y, batch_size=BATCH, epochs=1, verbose=0)
+        m.train_on_batch(X[:BATCH], Y[:BATCH])
+        assert signal.getsignal(signal.SIGINT) == disposition
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def test_fit_off_the_main_thread_installs_nothing():
