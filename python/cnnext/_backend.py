@@ -92,6 +92,16 @@ def activation_forward(name, x, axis=-1):
     return getattr(ops, name)(x)
 
 
+def relu(x, negative_slope, max_value, threshold):
+    return ops.relu(x, negative_slope=negative_slope, max_value=max_value, threshold=threshold)
+
+
+def relu_backward(dy, x, negative_slope, max_value, threshold):
+    """d relu/dx · dy given the forward *input* x."""
+    return ops.relu_backward(dy, x, negative_slope=negative_slope, max_value=max_value,
+                             threshold=threshold)
+
+
 def activation_backward(name, dy, y, axis=-1):
     """d(act)/dx · dy given the forward output y (relu: y > 0 iff x > 0)."""
     if name == "linear":

@@ -14,9 +14,11 @@ def linear(x):
     return x
 
 
-def relu(x):
-    """max(x, 0)."""
-    return _backend.activation_forward("relu", x)
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Keras's relu: ``max(x, 0)`` by default; with arguments, ``min(x, max_value)`` where
+    ``x > threshold``, else ``negative_slope * (x - threshold)`` (see ``cnnext.ops.relu``).
+    A layer given ``activation='relu'`` (or this function) uses the defaults, as in Keras."""
+    return _backend.relu(x, negative_slope, max_value, threshold)
 
 
 def sigmoid(x):
