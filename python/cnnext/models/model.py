@@ -224,6 +224,6 @@ def model_from_json(json_string, custom_objects=None):
     obj = json.loads(json_string)
     if not isinstance(obj, dict) or obj.get("class_name") != "Sequential":
         raise ValueError("cnnext can rebuild Sequential models only from JSON.")
-    return Sequential.from_config(obj["config"])
+    return Sequential.from_config(obj["config"], custom_objects=custom_objects)
 
 
