@@ -1,6 +1,8 @@
 """relu with Keras's negative_slope / max_value / threshold: the fused op vs its NumPy oracle on
 every ISA level, float64 finite differences, argument errors, the ReLU layer and
 `activations.relu`, and parity with real Keras (skipped when keras is not installed)."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -219,3 +221,67 @@ def test_keras_parity(p):
     cfg = k_layer.get_config()
     assert {k: cfg[k] for k in ("max_value", "negative_slope", "threshold")} == {
         k: c_layer.get_config()[k] for k in ("max_value", "negative_slope", "threshold")}
+
+
+# ---- relu6 / leaky_relu: relu with fixed arguments, usable as layer activations ---------------
+FAMILY = {"relu6": dict(max_value=6.0), "leaky_relu": dict(negative_slope=0.2)}
+
+
+@pytest.mark.parametrize("name", FAMILY)
+def test_relu_family_activations(name):
+    from test_layers import _check_grads
+    act = cnnext.activations.get(name)
+    assert act is getattr(cnnext.activations, name) and cnnext.activations.serialize(act) == name
+    x = np.linspace(-9, 9, 37)
+    np.testing.assert_array_equal(act(x), O.relu_general(x, **FAMILY[name]))
+    rng = np.random.default_rng(8)
+    for layer in (cnnext.layers.Dense(5, activation=name, dtype="float64",
+                                      kernel_initializer=cnnext.initializers.RandomNormal(0, 3)),
+                  cnnext.layers.Conv2D(3, 2, activation=name, dtype="float64",
+                                       kernel_initializer=cnnext.initializers.RandomNormal(0, 3)),
+                  cnnext.layers.Activation(name, dtype="float64")):
+        shape = (3, 4) if isinstance(layer, cnnext.layers.Dense) else (2, 4, 4, 2)
+        layer.build_output_shape((None,) + shape[1:])
+        xi = rng.standard_normal(shape) * 3
+        y = layer.forward(xi)
+        assert (y >= 6).any() if name == "relu6" else (y < 0).any()  # both pieces are hit
+        _check_grads(layer, xi)
+        assert type(layer).from_config(layer.get_config()).get_config()["activation"] == name \
+            if not isinstance(layer, cnnext.layers.Activation) else True
+
+
+def test_relu_family_keras_parity():
+    from keras_parity_models import import_keras
+    keras = import_keras()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Keras's own, under NumPy 2
+        _relu_family_keras_parity(keras)
+
+
+def _relu_family_keras_parity(keras):
+    models = []
+    for lib in (keras, cnnext):
+        lib.utils.clear_session()
+        lib.utils.set_random_seed(0)
+        models.append(lib.Sequential([
+            lib.Input((6,)), lib.layers.Dense(8, activation="relu6"),
+            lib.layers.Dense(8, activation="leaky_relu"), lib.layers.Activation("relu6"),
+            lib.layers.ReLU(max_value=3.0, negative_slope=0.1, threshold=0.2),
+            lib.layers.Dense(1, activation="sigmoid")]))
+    k, c = models
+    # hidden weights x4 to reach the caps; the output layer unscaled, so that no sigmoid output
+    # lands next to the loss's clip at 1 - 1e-7, where the gradient jumps (a float rounding
+    # there would decide between a gradient of ~1 and 0, in either library)
+    weights = [np.asarray(w) for w in k.get_weights()]
+    c.set_weights([w * 4 for w in weights[:-2]] + weights[-2:])
+    k.set_weights(c.get_weights())
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 6)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    np.testing.assert_allclose(c.predict(x, verbose=0), np.asarray(k(x)), rtol=1e-5, atol=1e-6)
+    for m in (k, c):
+        m.compile(loss="binary_crossentropy", optimizer="sgd")
+    k.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    c.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(c.get_weights(), k.get_weights()):
+        np.testing.assert_allclose(a, np.asarray(b), rtol=1e-4, atol=1e-6)

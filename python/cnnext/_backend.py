@@ -5,7 +5,11 @@ exact signature is written down once. No computation happens here beyond argumen
 """
 from . import ops
 
-_FUSED = ("linear", "relu", "sigmoid", "tanh")
+_FUSED = ("linear", "relu", "sigmoid", "tanh")  # fused into the conv / dense kernels
+# Activations that are relu with fixed arguments: name -> (negative_slope, max_value). Their
+# gradient is computable from the output y, as relu's is: y is inside (0, max_value) exactly
+# where x is, and y <= 0 exactly where x <= 0 (the slope is positive).
+_RELU_FAMILY = {"relu6": (0.0, 6.0), "leaky_relu": (0.2, None)}
 
 
 def _act_arg(act):
@@ -89,6 +93,9 @@ def activation_forward(name, x, axis=-1):
         return x
     if name == "softmax":
         return ops.softmax(x, axis=axis)
+    if name in _RELU_FAMILY:
+        slope, cap = _RELU_FAMILY[name]
+        return ops.relu(x, negative_slope=slope, max_value=cap)
     return getattr(ops, name)(x)
 
 
@@ -108,6 +115,9 @@ def activation_backward(name, dy, y, axis=-1):
         return dy
     if name == "relu":
         return ops.relu_backward(dy, y)
+    if name in _RELU_FAMILY:
+        slope, cap = _RELU_FAMILY[name]
+        return ops.relu_backward(dy, y, negative_slope=slope, max_value=cap)
     if name == "softmax":
         return ops.softmax_backward(dy, y, axis=axis)
     return getattr(ops, name + "_backward")(dy, y)
