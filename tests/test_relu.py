@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import cnnext
 import cnnext.ops as ops
@@ -40,6 +41,21 @@ def test_forward_and_backward_match_oracle(isa, dtype, p, n):
     dy = rng.standard_normal(n).astype(dtype)
     assert_close(ops.relu(x, **kw(p)), O.relu_general(x, **kw(p)), dtype)
     assert_close(ops.relu_backward(dy, x, **kw(p)), O.relu_general_backward(dy, x, **kw(p)), dtype)
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=st.lists(st.integers(0, 9), min_size=0, max_size=4),
+       slope=st.sampled_from([0.0, 1e-3, 0.2, 1.0, 3.5]),
+       cap=st.sampled_from([None, 0.0, 0.5, 6.0, 1e30]),
+       thr=st.sampled_from([0.0, 0.3, 2.0]), f32=st.booleans(), seed=st.integers(0, 2**31))
+def test_random_shapes_and_arguments(shape, slope, cap, thr, f32, seed):
+    dtype = np.float32 if f32 else np.float64
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    args = dict(negative_slope=slope, max_value=cap, threshold=thr)
+    assert_close(ops.relu(x, **args), O.relu_general(x, **args), dtype)
+    assert_close(ops.relu_backward(dy, x, **args), O.relu_general_backward(dy, x, **args), dtype)
 
 
 @pytest.mark.parametrize("p", PARAMS, ids=IDS)
