@@ -105,7 +105,7 @@ class Conv2D(Layer):
                                act, out)
 
     def forward(self, x, training=False):
-        fused = self._act if self._act != "softmax" else "linear"
+        fused = self._act if self._act in _backend._FUSED else "linear"
         bias = self.bias.value if self.use_bias else None
         if self.groups == 1:
             out = None
