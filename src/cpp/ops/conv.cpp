@@ -63,6 +63,36 @@ bool use_direct_dx(const ConvGeom& g) {
   return g.C <= kDirectDxMaxC || (g.C <= kDirectDxFastMaxC && direct_dx_fast(g));
 }
 
+// Does some window reach into the zero padding? (Then the im2col path multiplies padding zeros.)
+bool has_padding(const ConvGeom& g) {
+  return g.pt > 0 || g.pl > 0 || (g.OH - 1) * g.sh - g.pt + (g.KH - 1) * g.dh >= g.H ||
+         (g.OW - 1) * g.sw - g.pl + (g.KW - 1) * g.dw >= g.W;
+}
+
+// True when p[0, n) holds an inf or NaN (threaded: a pass over dy costs little beside a conv).
+template <class T>
+bool any_nonfinite(const T* p, int64_t n) {
+  const int64_t chunk = 64 * 1024, nchunks = (n + chunk - 1) / chunk;
+  auto bad = std::unique_ptr<unsigned char[]>(new unsigned char[nchunks > 0 ? nchunks : 1]());
+  parallel_chunks(0, n, chunk, [&](int64_t c, int64_t lo, int64_t hi) {
+    T acc = T(0);
+    for (int64_t i = lo; i < hi; ++i) acc += p[i] * T(0);  // inf * 0 and NaN * 0 give NaN
+    bad[c] = acc != acc;
+  });
+  for (int64_t c = 0; c < nchunks; ++c)
+    if (bad[c]) return true;
+  return false;
+}
+
+// The direct kernels skip the taps that fall in the zero padding, while conv's definition (and the
+// im2col path, TF and the NumPy oracle) multiplies them: 0 * inf = NaN. So an inf or NaN operand
+// that meets the padding (the kernel in the forward pass, dy for the kernel gradient) takes the
+// im2col path; finite operands give the same result either way.
+template <class T>
+bool padding_meets_nonfinite(const ConvGeom& g, const T* p, int64_t n) {
+  return has_padding(g) && any_nonfinite(p, n);
+}
+
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
 int64_t clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
@@ -117,7 +147,7 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* kernel, const T* bia
   if (M == 0 || F == 0) return;
   const auto& gk = gemm_kernels_for<T>();
   const auto& ck = conv_kernels_for<T>();
-  if (use_direct(g)) {
+  if (use_direct(g) && !padding_meets_nonfinite(g, kernel, K * F)) {
     auto packed = buffer<T>(ck.direct_packed_size(g));
     ck.direct_pack(g, kernel, bias, packed.get());
     const int64_t tm = 256, ntiles = (M + tm - 1) / tm;
@@ -233,7 +263,7 @@ void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkern
   chunk = (chunk + tm - 1) / tm * tm;
   const int64_t nchunks = (M + chunk - 1) / chunk;
   auto partial = buffer<T>(nchunks == 1 ? 0 : nchunks * KF);
-  if (use_direct_dw(g)) {
+  if (use_direct_dw(g) && !padding_meets_nonfinite(g, dy, M * F)) {
     parallel_chunks(0, M, chunk, [&](int64_t c, int64_t q0, int64_t q1) {
       ck.direct_dw(g, x, dy, q0, q1, false, nchunks == 1 ? dkernel : partial.get() + c * KF);
     });
