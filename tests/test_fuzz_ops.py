@@ -528,3 +528,400 @@ def test_signal(name, data):
     run_case(getattr(ops, name), (in1, in2),
              dict(mode=mode, boundary=boundary, fillvalue=fillvalue), expected,
              result_dtype(in1, in2), max(1, s2[0] * s2[1]), isa=draw_isa(data))
+
+
+# ---- losses --------------------------------------------------------------------------------------
+def _loss_inputs(data, probabilities):
+    lead = tuple(data.draw(st.lists(st.sampled_from([0, 1, 2, 3, 7, 9]), max_size=2),
+                           label="lead"))
+    k = data.draw(st.sampled_from([0, 1, 2, 3, 7, 8, 9, 16, 17, 33]), label="classes")
+    shape = lead + (k,)
+    p = values(data, shape, scale=3.0)
+    if probabilities:  # mostly (0, 1), some exactly 0 / 1 or outside (the clip's flat parts)
+        p = 1 / (1 + np.exp(-p))
+        if p.size and data.draw(st.booleans(), label="edges"):
+            p.reshape(-1)[: max(1, p.size // 4)] = data.draw(st.sampled_from([0.0, 1.0, 1.5, -0.5]))
+    y = values(data, shape, positive=True)
+    y = np.minimum(y, 1.0) if data.draw(st.booleans(), label="soft") else (y > 0.7) * 1.0
+    return y, p
+
+
+def _keras_same_rank(t, p):
+    """Keras's squeeze_or_expand_to_same_rank(y_true, y_pred) (keras/src/losses/loss.py)."""
+    if t.ndim == p.ndim + 1 and t.shape[-1] == 1:
+        return (t, p[:, None]) if p.ndim == 1 else (t[..., 0], p)
+    if p.ndim == t.ndim + 1 and p.shape[-1] == 1:
+        return (t[:, None], p) if t.ndim == 1 else (t, p[..., 0])
+    return t, p
+
+
+def _rank_variant(data, y, p):
+    """y_true as passed: y_pred's shape, with an extra trailing 1, or without y_pred's trailing 1."""
+    how = data.draw(st.sampled_from(["same", "same", "true+1", "pred+1"]), label="rank")
+    if how == "true+1":
+        return y[..., None]
+    if how == "pred+1" and p.ndim >= 1 and p.shape[-1] == 1:
+        return y[..., 0]
+    return y
+
+
+@pytest.mark.parametrize("name", ["binary_crossentropy", "mean_squared_error",
+                                  "categorical_crossentropy"])
+@FUZZ
+@given(data=st.data())
+def test_dense_losses(name, data):
+    from_logits = data.draw(st.booleans(), label="from_logits") and name != "mean_squared_error"
+    y, p = _loss_inputs(data, probabilities=not from_logits)
+    y_true, y_pred = present(data, _rank_variant(data, y, p)), present(data, p)
+    return_grad = data.draw(st.booleans(), label="return_grad")
+    kwargs = dict(return_grad=return_grad)
+    if name != "mean_squared_error":
+        kwargs["from_logits"] = from_logits
+    rd = result_dtype(y_pred)  # y_true is cast to y_pred's dtype, as Keras does
+    t64, p64 = _keras_same_rank(np.asarray(y_true).astype(rd).astype(np.float64), f64(y_pred))
+    if p64.ndim == 0:  # a 0-d label against a (1,) prediction: one sample of one class
+        t64, p64 = t64.reshape(1), p64.reshape(1)
+    axis = -1
+    if name == "categorical_crossentropy" and p64.ndim > 1 and data.draw(st.booleans()):
+        axis = data.draw(st.integers(-p64.ndim, p64.ndim - 1), label="axis")
+        kwargs["axis"] = axis
+    if p64.ndim == 0 or t64.shape != p64.shape:
+        expected = ERR
+    elif name == "mean_squared_error":
+        expected = (oa.mean_squared_error(t64, p64), oa.mean_squared_error_grad(t64, p64))
+    elif name == "binary_crossentropy":
+        expected = (oa.binary_crossentropy(t64, p64, from_logits, rd),
+                    oa.binary_crossentropy_grad(t64, p64, from_logits, rd))
+    elif p64.shape[axis] == 0:  # no classes: -sum over nothing
+        expected = (np.zeros(np.sum(p64, axis=axis).shape), np.zeros(p64.shape))
+    else:
+        expected = (oa.categorical_crossentropy(t64, p64, from_logits, axis, rd),
+                    oa.categorical_crossentropy_grad(t64, p64, from_logits, axis, rd))
+    if expected is not ERR:
+        expected = (expected[0], expected[1].reshape(np.shape(y_pred)))
+        expected = expected if return_grad else expected[0]
+    run_case(getattr(ops, name), (y_true, y_pred), kwargs, expected, rd, 20.0,
+             isa=draw_isa(data))
+
+
+@FUZZ
+@given(data=st.data())
+def test_sparse_categorical_crossentropy(data):
+    from_logits = data.draw(st.booleans(), label="from_logits")
+    _, p = _loss_inputs(data, probabilities=not from_logits)
+    k = p.shape[-1]
+    seed = data.draw(st.integers(0, 2**32 - 1), label="label_seed")
+    labels = np.random.default_rng(seed).integers(0, max(k, 1), p.shape[:-1])
+    bad = data.draw(st.sampled_from([None] * 4 + ["range", "negative", "fraction", "nan",
+                                                  "shape", "complex", "string"]), label="bad")
+    if bad and labels.size == 0 and bad not in ("shape", "complex", "string"):
+        bad = None
+    y_true = labels.astype(data.draw(st.sampled_from([np.int64, np.int32, np.uint8, np.float32,
+                                                      np.float64])))
+    if k == 0 and labels.size:
+        bad = bad or "range"  # no class a label could name
+    if bad == "range":
+        y_true.reshape(-1)[0] = k
+    elif bad == "negative":
+        y_true = y_true.astype(np.int64)
+        y_true.reshape(-1)[0] = -1
+    elif bad in ("fraction", "nan"):
+        y_true = y_true.astype(np.float64)
+        y_true.reshape(-1)[0] = 0.5 if bad == "fraction" else np.nan
+    elif bad == "shape":
+        y_true = np.zeros(p.shape[:-1] + (2,), np.int64)
+    elif bad == "complex":
+        y_true = y_true.astype(np.complex128)
+    elif bad == "string":
+        y_true = "labels"
+    if not bad and data.draw(st.booleans(), label="trailing_1"):
+        y_true = y_true[..., None]
+    y_pred = present(data, p)
+    return_grad = data.draw(st.booleans(), label="return_grad")
+    kwargs = dict(from_logits=from_logits, return_grad=return_grad)
+    if bad:
+        run_case(ops.sparse_categorical_crossentropy, (y_true, y_pred), kwargs, ERR)
+        return
+    rd = result_dtype(y_pred)
+    onehot = oa.one_hot(labels, k) if k else np.zeros(p.shape)
+    p64 = f64(y_pred)
+    loss = oa.categorical_crossentropy(onehot, p64, from_logits, -1, rd)
+    grad = oa.categorical_crossentropy_grad(onehot, p64, from_logits, -1, rd) \
+        if p64.size else np.zeros(p.shape)
+    run_case(ops.sparse_categorical_crossentropy, (y_true, y_pred), kwargs,
+             (loss, grad) if return_grad else loss, rd, 20.0, isa=draw_isa(data))
+
+
+# ---- batch normalization and dropout -------------------------------------------------------------
+def _bn_shape(data):
+    lead = tuple(data.draw(st.lists(st.sampled_from([0, 1, 2, 3, 7, 9, 17]), max_size=2),
+                           label="lead"))
+    return lead + (data.draw(st.sampled_from(TILE_EDGES), label="C"),)
+
+
+def _epsilon(data):
+    return data.draw(st.sampled_from([1e-3, 1e-5, 0.5, np.float32(1e-3), 0, -1e-3, np.inf,
+                                      np.nan, True, "1e-3", None]), label="epsilon")
+
+
+def _eps_ok(eps):
+    return (not isinstance(eps, (bool, str)) and eps is not None and np.isfinite(eps)
+            and eps > 0)
+
+
+@FUZZ
+@given(data=st.data())
+def test_batch_norm_forward_train(data):
+    shape = _bn_shape(data)
+    c, eps = shape[-1], _epsilon(data)
+    x = present(data, values(data, shape, scale=2.0))
+    gamma = present(data, values(data, (c,))) if data.draw(st.booleans()) else None
+    beta = present(data, values(data, (c,))) if data.draw(st.booleans()) else None
+    ok = c >= 1 and int(np.prod(shape)) > 0 and _eps_ok(eps)
+    g = np.ones(c) if gamma is None else f64(gamma)
+    b = np.zeros(c) if beta is None else f64(beta)
+    expected = on.bn_train(f64(x), g, b, float(eps)) if ok else ERR
+    run_case(ops.batch_norm_forward_train, (x, gamma, beta), {"epsilon": eps}, expected,
+             result_dtype(x, gamma, beta), 10.0, isa=draw_isa(data))
+
+
+@FUZZ
+@given(data=st.data())
+def test_batch_norm_forward_infer(data):
+    shape = _bn_shape(data)
+    c, eps = shape[-1], _epsilon(data)
+    x = present(data, values(data, shape, scale=2.0))
+    gamma = present(data, values(data, (c,))) if data.draw(st.booleans()) else None
+    beta = present(data, values(data, (c,))) if data.draw(st.booleans()) else None
+    mm = present(data, values(data, (c,)))
+    mv = present(data, values(data, (c,), positive=data.draw(st.integers(0, 3)) > 0))
+    ok = c >= 1 and _eps_ok(eps)
+    g = np.ones(c) if gamma is None else f64(gamma)
+    b = np.zeros(c) if beta is None else f64(beta)
+    expected = on.bn_infer(f64(x), g, b, f64(mm), f64(mv), float(eps)) if ok else ERR
+    run_case(ops.batch_norm_forward_infer, (x, gamma, beta, mm, mv), {"epsilon": eps}, expected,
+             result_dtype(x, gamma, beta, mm, mv), 10.0, isa=draw_isa(data))
+
+
+@FUZZ
+@given(data=st.data())
+def test_batch_norm_backward(data):
+    shape = _bn_shape(data)
+    c = shape[-1]
+    dy = present(data, values(data, shape))
+    x = present(data, values(data, shape, scale=2.0))
+    gamma = present(data, values(data, (c,))) if data.draw(st.booleans()) else None
+    mean = present(data, values(data, (c,)))
+    inv = present(data, values(data, (c,), positive=True))
+    batch_stats = data.draw(st.booleans(), label="batch_stats")
+    g = np.ones(c) if gamma is None else f64(gamma)
+    expected = on.bn_backward(f64(dy), f64(x), g, f64(mean), f64(inv), batch_stats) \
+        if c >= 1 else ERR
+    rows = max(1, int(np.prod(shape[:-1])))
+    run_case(ops.batch_norm_backward, (dy, x, gamma, mean, inv), {"batch_stats": batch_stats},
+             expected, result_dtype(dy, x, gamma, mean, inv), 10.0 * rows, isa=draw_isa(data))
+
+
+@FUZZ
+@given(data=st.data())
+def test_dropout_apply(data):
+    shape = tuple(data.draw(st.lists(st.sampled_from(TILE_EDGES), max_size=3), label="shape"))
+    x = present(data, values(data, shape))
+    mshape = shape[data.draw(st.integers(0, len(shape)), label="mask_rank_cut"):]
+    if mshape and data.draw(st.booleans(), label="mask_ones"):
+        mshape = (1,) * (len(mshape) - 1) + mshape[-1:]  # broadcasting along the leading axes
+    if data.draw(st.integers(0, 7), label="mask_mismatch") == 0:
+        mshape = mshape + (2,)
+    seed = data.draw(st.integers(0, 2**32 - 1), label="mask_seed")
+    keep = np.random.default_rng(seed).random(mshape) < 0.6
+    mkind = data.draw(st.sampled_from([np.bool_, np.uint8, np.int64, np.float32, "list"]),
+                      label="mask_kind")
+    mask = keep.tolist() if mkind == "list" else keep.astype(mkind)
+    scale = data.draw(st.sampled_from([1.0, 2.5, 1 / 0.7, 0, -1, np.float32(2), np.inf, np.nan,
+                                       True, "2"]), label="scale")
+    try:
+        np.broadcast_to(keep, shape)
+        fits = True
+    except ValueError:
+        fits = False
+    ok = (fits and mkind in (np.bool_, np.uint8, "list") and not isinstance(scale, (bool, str))
+          and np.isfinite(scale))
+    expected = on.dropout(f64(x), np.broadcast_to(keep, shape), float(scale)) if ok else ERR
+    run_case(ops.dropout_apply, (x, mask, scale), {}, expected, result_dtype(x),
+             isa=draw_isa(data))
+
+
+# ---- optimizer steps (the only ops that write into their arguments) ------------------------------
+from test_optim_ops import np_adam, np_rmsprop, np_sgd  # noqa: E402  (the optimizer oracles)
+
+
+def _optim_state(data, n_state):
+    """float32 or float64 params/grads/states of drawn shapes, all of one dtype."""
+    dtype = data.draw(st.sampled_from(FLOAT_KINDS), label="dtype")
+    shapes = data.draw(st.lists(st.one_of(
+        st.sampled_from(TILE_EDGES + [8191, 8193]).map(lambda n: (n,)),
+        st.tuples(st.sampled_from([1, 3, 17]), st.sampled_from([0, 8, 9, 33])),
+        st.just(())), max_size=3), label="shapes")
+    arrs = [[np.asarray(values(data, s, positive=(j >= 2)), dtype) for s in shapes]
+            for j in range(n_state + 2)]  # params, grads, then the states (v-like ones >= 0)
+    return dtype, arrs
+
+
+def _spoil(data, arrs, roles):
+    """Replaces one array with a wrong one (dtype, layout, shape, type, read-only, 0-d mix)."""
+    j = data.draw(st.integers(0, len(arrs) - 1), label="spoil_role")
+    if not arrs[j]:
+        return None
+    i = data.draw(st.integers(0, len(arrs[j]) - 1), label="spoil_index")
+    a = arrs[j][i]
+    how = data.draw(st.sampled_from(["dtype", "strided", "fortran_view", "shape", "list",
+                                     "readonly", "int", "complex", "none"]), label="spoil")
+    if how == "dtype":
+        bad = a.astype(np.float32 if a.dtype == np.float64 else np.float64)
+    elif how == "strided":
+        bad = np.repeat(a, 2).reshape(a.shape + (2,))[..., 0] if a.size > 1 else a.reshape(-1)[:0]
+        if a.size <= 1:
+            bad = np.zeros(a.shape + (1,), a.dtype)
+    elif how == "fortran_view":
+        bad = np.asfortranarray(a.reshape(a.shape + (1, 1)) if a.ndim < 2 else a).T \
+            if a.ndim >= 2 and min(a.shape) > 1 else np.zeros((a.size + 1,), a.dtype)
+    elif how == "shape":
+        bad = np.zeros((a.size + 1,), a.dtype)
+    elif how == "list":
+        bad = a.tolist()
+    elif how == "readonly":
+        if roles[j] == "grads":  # read-only grads are fine
+            return None
+        bad = a.copy()
+        bad.flags.writeable = False
+    elif how == "int":
+        bad = a.astype(np.int64)
+    elif how == "complex":
+        bad = a.astype(np.complex64)
+    else:
+        bad = None
+    arrs[j] = list(arrs[j])
+    arrs[j][i] = bad
+    return how
+
+
+def _run_optim(data, fn, roles, arrs, kwargs, oracle):
+    spoiled = _spoil(data, arrs, roles) if data.draw(st.integers(0, 3), label="spoil?") == 0 \
+        else None
+    saved = [[a.copy() if isinstance(a, np.ndarray) else None for a in role]
+             for role in arrs]
+    args = [list(r) if data.draw(st.booleans(), label="list_or_tuple") else tuple(r)
+            for r in arrs]
+    with on_isa(draw_isa(data)):
+        if spoiled:
+            raises_clearly(fn, *args, **kwargs)
+            for role, before in zip(arrs, saved):  # nothing written when the call fails
+                for a, b in zip(role, before):
+                    if isinstance(a, np.ndarray):
+                        assert a.tobytes() == b.tobytes(), "an array was written before an error"
+            return
+        fn(*args, **kwargs)
+    expected = oracle([[None if a is None else a.astype(np.float64) for a in r] for r in saved])
+    grads_before = saved[roles.index("grads")]
+    for role, (name, after, want) in enumerate(zip(roles, arrs, expected)):
+        for a, w, b in zip(after, want, saved[role]):
+            if name == "grads":
+                assert a.tobytes() == b.tobytes(), "grads were written"
+            elif w is not None:
+                assert_close(a, w, a.dtype.type, 10.0)
+    assert grads_before is not None
+
+
+def _hyper(data, label, choices):
+    return data.draw(st.sampled_from(choices), label=label)
+
+
+@FUZZ
+@given(data=st.data())
+def test_adam_update(data):
+    amsgrad = data.draw(st.booleans(), label="amsgrad")
+    dtype, arrs = _optim_state(data, 3 if amsgrad else 2)
+    roles = ["params", "grads", "ms", "vs"] + (["vhats"] if amsgrad else [])
+    kw = dict(learning_rate=_hyper(data, "lr", [1e-3, 0.1, 0.0, -0.5, np.float32(0.01)]),
+              beta_1=_hyper(data, "b1", [0.9, 0.0, 0.5, 0.999]),
+              # (beta_2 = 0 makes v = v + (g**2 - v) lose g**2 to float32 rounding against v)
+              beta_2=_hyper(data, "b2", [0.999, 0.9, 0.5]),
+              epsilon=_hyper(data, "eps", [1e-7, 1e-3, 1.0]),
+              iteration=_hyper(data, "t", [1, 2, 10, 1000, np.int64(3)]), amsgrad=amsgrad)
+
+    def oracle(s):
+        out = [[], s[1], [], [], []]
+        for i in range(len(s[0])):
+            p, m, v, vh = np_adam(s[0][i], s[1][i], s[2][i], s[3][i],
+                                  s[4][i] if amsgrad else None, lr=float(kw["learning_rate"]),
+                                  b1=kw["beta_1"], b2=kw["beta_2"], eps=kw["epsilon"],
+                                  t=int(kw["iteration"]))
+            out[0].append(p), out[2].append(m), out[3].append(v), out[4].append(vh)
+        return out[:len(roles)]
+
+    fn = ops.adam_update
+    if amsgrad:
+        def fn(p, g, m, v, vh, **k):
+            return ops.adam_update(p, g, m, v, vhats=vh, **k)
+    _run_optim(data, fn, roles, arrs, kw, oracle)
+
+
+@FUZZ
+@given(data=st.data())
+def test_sgd_update(data):
+    mu = _hyper(data, "momentum", [0.0, 0.9, 0.5, -0.1])
+    nesterov = data.draw(st.booleans(), label="nesterov")
+    dtype, arrs = _optim_state(data, 1 if mu else 0)
+    roles = ["params", "grads"] + (["momentums"] if mu else [])
+    kw = dict(learning_rate=_hyper(data, "lr", [0.01, 0.5, 0.0, -1.0]), momentum=mu,
+              nesterov=nesterov)
+
+    def oracle(s):
+        out = [[], s[1], []]
+        for i in range(len(s[0])):
+            p, m = np_sgd(s[0][i], s[1][i], s[2][i] if mu else None, lr=kw["learning_rate"],
+                          mu=mu, nesterov=nesterov)
+            out[0].append(p), out[2].append(m)
+        return out[:len(roles)]
+
+    _run_optim(data, ops.sgd_update, roles, arrs, kw, oracle)
+
+
+@FUZZ
+@given(data=st.data())
+def test_rmsprop_update(data):
+    mu = _hyper(data, "momentum", [0.0, 0.9, -0.5])
+    centered = data.draw(st.booleans(), label="centered")
+    n_state = 1 + (mu > 0) + centered
+    dtype, arrs = _optim_state(data, n_state)
+    roles = ["params", "grads", "velocities"] + (["momentums"] if mu > 0 else []) + \
+        (["average_grads"] if centered else [])
+    if centered:  # keep v - avg**2 (the variance) away from 0: float32 cancellation otherwise
+        arrs[2] = [np.asarray(v + a * a + 0.1, v.dtype) for v, a in zip(arrs[2], arrs[-1])]
+    kw = dict(learning_rate=_hyper(data, "lr", [1e-3, 0.1, 0.0]),
+              # (rho = 0 with centered is v - avg**2 = g**2 - g**2: pure float32 cancellation)
+              rho=_hyper(data, "rho", [0.9, 0.99] + ([] if centered else [0.0])),
+              epsilon=_hyper(data, "eps", [1e-7, 1e-3]), momentum=mu, centered=centered)
+
+    def oracle(s):
+        out = [[], s[1], [], [], []]
+        mi, ai = (3, 4 if mu > 0 else 3) if mu > 0 else (None, 3)
+        for i in range(len(s[0])):
+            p, v, m, a = np_rmsprop(s[0][i], s[1][i], s[2][i], s[mi][i] if mu > 0 else None,
+                                    s[ai][i] if centered else None, lr=kw["learning_rate"],
+                                    rho=kw["rho"], eps=kw["epsilon"], mu=mu, centered=centered)
+            out[0].append(p), out[2].append(v), out[3].append(m), out[4].append(a)
+        res = out[:3]
+        if mu > 0:
+            res.append(out[3])
+        if centered:
+            res.append(out[4])
+        return res
+
+    def fn(p, g, v, *rest, **k):
+        rest = list(rest)
+        mom = rest.pop(0) if mu > 0 else None
+        avg = rest.pop(0) if centered else None
+        return ops.rmsprop_update(p, g, v, momentums=mom, average_grads=avg, **k)
+
+    _run_optim(data, fn, roles, arrs, kw, oracle)

@@ -124,5 +124,5 @@ def dropout_apply(x, mask, scale):
         except ValueError:
             raise ValueError(f"`mask` must be broadcastable to the shape of `x`. Received: "
                              f"mask.shape={mask.shape}, x.shape={x.shape}") from None
-    mask = np.ascontiguousarray(mask).view(np.uint8)
+    mask = np.asarray(mask, order="C").view(np.uint8)  # (np.ascontiguousarray makes 0-d 1-d)
     return _core.dropout_apply(x, mask, float(scale))

@@ -75,9 +75,9 @@ bool any_nonfinite(const T* p, int64_t n) {
   const int64_t chunk = 64 * 1024, nchunks = (n + chunk - 1) / chunk;
   auto bad = std::unique_ptr<unsigned char[]>(new unsigned char[nchunks > 0 ? nchunks : 1]());
   parallel_chunks(0, n, chunk, [&](int64_t c, int64_t lo, int64_t hi) {
-    T acc = T(0);
-    for (int64_t i = lo; i < hi; ++i) acc += p[i] * T(0);  // inf * 0 and NaN * 0 give NaN
-    bad[c] = acc != acc;
+    int any = 0;
+    for (int64_t i = lo; i < hi; ++i) any |= !(p[i] - p[i] == T(0));  // inf - inf, NaN: NaN
+    bad[c] = any != 0;
   });
   for (int64_t c = 0; c < nchunks; ++c)
     if (bad[c]) return true;
