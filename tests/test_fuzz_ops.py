@@ -15,6 +15,8 @@ ragged lists are TypeErrors too; wrong ranks and shapes are ValueErrors.
 
 Deterministic: ``derandomize=True`` and no example database (``fuzz_support.FUZZ``).
 """
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -160,7 +162,8 @@ def test_softmax_family_backward(name, oracle, forward, data):
 @pytest.fixture(autouse=True)
 def _quiet_numpy():
     """The oracles state what NumPy's formulas give, overflow and invalid-value warnings and all."""
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # np.mean's "Mean of empty slice"
         yield
 
 
@@ -925,3 +928,151 @@ def test_rmsprop_update(data):
         return ops.rmsprop_update(p, g, v, momentums=mom, average_grads=avg, **k)
 
     _run_optim(data, fn, roles, arrs, kw, oracle)
+
+
+# ---- wrong types, wrong ranks, wrong values: every op, every argument ----------------------------
+def _f(*shape):
+    return np.ones(shape, np.float32)
+
+
+A, OPT, SHAPE, PAIR, OPT_PAIR, PAD, AXIS, ACT, REAL, BOOL, MODE, BOUND = (
+    "array", "optional array", "shape", "pair", "optional pair", "padding", "axis", "activation",
+    "real", "bool", "mode", "boundary")
+_CONV = dict(strides=(1, PAIR), padding=("valid", PAD), dilation_rate=(1, PAIR))
+_POOL = dict(pool_size=(2, PAIR), strides=(None, OPT_PAIR), padding=("valid", PAD))
+
+# op name -> {argument: (valid value, kind[, shapes that must be rejected])}
+SIGNATURES = {
+    "relu": dict(x=(_f(2, 3), A, [])), "sigmoid": dict(x=(_f(3), A, [])),
+    "tanh": dict(x=(_f(1, 2, 3), A, [])),
+    "softmax": dict(x=(_f(2, 3), A, [()]), axis=(-1, AXIS)),
+    "log_softmax": dict(x=(_f(2, 3), A, [()]), axis=(0, AXIS)),
+    "relu_backward": dict(dy=(_f(2, 3), A, [(3, 2), (2, 3, 1)]), x=(_f(2, 3), A, [()])),
+    "sigmoid_backward": dict(dy=(_f(4), A, [(5,)]), y=(_f(4), A, [(), (4, 1)])),
+    "tanh_backward": dict(dy=(_f(4), A, [(1, 4)]), y=(_f(4), A, [(3,)])),
+    "softmax_backward": dict(dy=(_f(2, 3), A, [(2, 4)]), y=(_f(2, 3), A, [()]), axis=(-1, AXIS)),
+    "log_softmax_backward": dict(dy=(_f(2, 3), A, [(3,)]), y=(_f(2, 3), A, [(2,)]),
+                                 axis=(1, AXIS)),
+    "conv2d": dict(x=(_f(1, 5, 5, 2), A, [(), (5, 5, 2), (1, 5, 5, 3), (1, 1, 5, 5, 2)]),
+                   kernel=(_f(3, 3, 2, 4), A, [(3, 3, 2), (3, 3, 3, 4), (6, 6, 2, 4)]),
+                   bias=(_f(4), OPT, [(), (3,), (4, 1)]), activation=(None, ACT), **_CONV),
+    "conv2d_backprop_input": dict(dy=(_f(1, 3, 3, 4), A, [(1, 3, 3), (1, 3, 4, 4), (1, 3, 3, 5)]),
+                                  kernel=(_f(3, 3, 2, 4), A, [(3, 3, 4), (3, 3, 3, 4)]),
+                                  input_shape=((1, 5, 5, 2), SHAPE), **_CONV),
+    "conv2d_backprop_kernel": dict(x=(_f(1, 5, 5, 2), A, [(5, 5, 2), (1, 5, 5, 3), (1, 6, 5, 2)]),
+                                   dy=(_f(1, 3, 3, 4), A, [(1, 3, 3), (2, 3, 3, 4)]),
+                                   kernel_shape=((3, 3, 2, 4), SHAPE), **_CONV),
+    "conv2d_backprop_bias": dict(dy=(_f(1, 3, 3, 4), A, [(), (3, 3, 4), (1, 1, 3, 3, 4)])),
+    "matmul": dict(a=(_f(2, 3), A, [(), (2, 4), (1, 2, 3)]), b=(_f(3, 4), A, [(), (2, 3, 4)])),
+    "dense": dict(x=(_f(2, 3), A, [(), (2, 4)]), kernel=(_f(3, 4), A, [(3,), (4, 4), (1, 3, 4)]),
+                  bias=(_f(4), OPT, [(), (5,), (1, 4)]), activation=("relu", ACT)),
+    "dense_backprop_input": dict(dy=(_f(2, 4), A, [(), (2, 5)]),
+                                 kernel=(_f(3, 4), A, [(4,), (3, 5), (1, 3, 4)])),
+    "dense_backprop_kernel": dict(x=(_f(2, 3), A, [(), (3, 3)]), dy=(_f(2, 4), A, [(), (1, 4)])),
+    "dense_backprop_bias": dict(dy=(_f(2, 4), A, [()])),
+    "max_pool2d": dict(x=(_f(1, 4, 4, 2), A, [(4, 4, 2), (1, 1, 4, 4, 2), (1, 1, 1, 2)]), **_POOL),
+    "avg_pool2d": dict(x=(_f(1, 4, 4, 2), A, [(), (1, 1, 4, 2)]), **_POOL),
+    "max_pool2d_with_argmax": dict(x=(_f(1, 4, 4, 2), A, [(4, 2)]), **_POOL),
+    "max_pool2d_backward": dict(dy=(_f(1, 2, 2, 2), A, [(1, 2, 2), (1, 2, 3, 2)]),
+                                x=(_f(1, 4, 4, 2), A, [(1, 4, 4), (1, 4, 4, 3)]), **_POOL),
+    "avg_pool2d_backward": dict(dy=(_f(1, 2, 2, 2), A, [(1, 2, 2), (1, 3, 2, 2)]),
+                                input_shape=((1, 4, 4, 2), SHAPE), **_POOL),
+    "max_pool2d_backward_from_argmax": dict(
+        dy=(_f(1, 2, 2, 2), A, [(1, 2, 2), (2, 2, 2, 2)]),
+        argmax=(np.zeros((1, 2, 2, 2), np.uint8), A, [(1, 2, 2), (1, 2, 2, 3)]),
+        input_shape=((1, 4, 4, 2), SHAPE), **_POOL),
+    "global_avg_pool2d": dict(x=(_f(1, 4, 4, 2), A, [(4, 4, 2), (1, 0, 4, 2)]),
+                              keepdims=(False, BOOL)),
+    "global_max_pool2d": dict(x=(_f(1, 4, 4, 2), A, [(4, 4, 2)]), keepdims=(True, BOOL)),
+    "global_avg_pool2d_backward": dict(dy=(_f(1, 2), A, [(2,), (1, 3), (1, 1, 2)]),
+                                       input_shape=((1, 4, 4, 2), SHAPE)),
+    "global_max_pool2d_backward": dict(dy=(_f(1, 2), A, [(1, 3), (2, 2)]),
+                                       x=(_f(1, 4, 4, 2), A, [(4, 4, 2)])),
+    "convolve2d": dict(in1=(_f(4, 5), A, [(), (4,), (1, 4, 5)]), in2=(_f(2, 3), A, [(3,)]),
+                       mode=("full", MODE), boundary=("fill", BOUND), fillvalue=(0.0, REAL)),
+    # (like SciPy, fillvalue is not looked at for boundary='wrap' / 'symm')
+    "correlate2d": dict(in1=(_f(4, 5), A, [(4, 5, 1)]), in2=(_f(2, 3), A, [(), (2, 3, 1)]),
+                        mode=("same", MODE), boundary=("wrap", BOUND)),
+    "binary_crossentropy": dict(y_true=(_f(2, 3), A, [(2, 4), (3, 2)]),
+                                y_pred=(_f(2, 3), A, [(), (2, 4)])),
+    "categorical_crossentropy": dict(y_true=(_f(2, 3), A, [(2, 4)]),
+                                     y_pred=(_f(2, 3), A, [()]), axis=(-1, AXIS)),
+    "mean_squared_error": dict(y_true=(_f(2, 3), A, [(2, 2)]), y_pred=(_f(2, 3), A, [(3, 3)])),
+    "sparse_categorical_crossentropy": dict(y_true=(np.array([0, 2]), A, [(3,), (2, 2)]),
+                                            y_pred=(_f(2, 3), A, [(), (3, 3)])),
+    "batch_norm_forward_train": dict(x=(_f(4, 3), A, [(), (4, 0), (0, 3)]),
+                                     gamma=(_f(3), OPT, [(), (2,), (1, 3)]),
+                                     beta=(None, OPT, [(4,)]), epsilon=(1e-3, REAL)),
+    "batch_norm_forward_infer": dict(x=(_f(4, 3), A, [(), (4, 0)]), gamma=(None, OPT, [(2,)]),
+                                     beta=(_f(3), OPT, [(3, 1)]),
+                                     moving_mean=(_f(3), A, [(), (4,)]),
+                                     moving_variance=(_f(3), A, [(2,)]), epsilon=(1e-3, REAL)),
+    "batch_norm_backward": dict(dy=(_f(4, 3), A, [(4, 2), (3,)]), x=(_f(4, 3), A, [(), (4, 0)]),
+                                gamma=(_f(3), OPT, [(4,)]), mean=(_f(3), A, [(), (2,)]),
+                                inv_std=(_f(3), A, [(3, 3)])),
+    "dropout_apply": dict(x=(_f(2, 3), A, []), mask=(np.ones((2, 3), bool), A, [(3, 2), (2, 3, 2)]),
+                          scale=(2.0, REAL)),
+}
+
+_BAD_ARRAYS = [("a string", TypeError), (None, TypeError), (object(), TypeError),
+               ({"a": 1}, TypeError), ([[1.0], [1.0, 2.0]], TypeError), ({1.0}, TypeError),
+               (b"bytes", TypeError)]
+_BAD = {
+    SHAPE: ["abc", None, (1, 2, 3), (1.5, 4, 4, 2), (-1, 4, 4, 2), 3, (True, 4, 4, 2),
+            (1, 4, 4, 2, 1), (1, 4, 4, 2**70)],
+    PAIR: [0, -1, (1, 2, 3), (1,), "2", 1.5, (1, 0), None, True, (True, 1), 2**70, (1, -3),
+           (1.0, 1), complex(1, 0)],
+    OPT_PAIR: [0, -1, (1, 2, 3), "2", 1.5, (0, 1), True, 2**70, complex(1, 0)],
+    PAD: ["full", None, 3, "", "valid ", ("valid",)],
+    AXIS: [1.5, "0", None, 100, -100, True, (0,), 2**70],
+    ACT: ["gelu", 3, object(), "softmax", ""],
+    REAL: ["x", None, complex(1, 1), object(), np.nan, np.inf, [1.0, 2.0]],
+    BOOL: [1, "yes", None, 0.0],
+    MODE: ["fulll", None, 0, "FULL "],
+    BOUND: ["reflect", None, 0, "constant"],
+}
+# REAL arguments that take NaN / inf / negatives by design (fillvalue: any real; scale: finite)
+_REAL_OK = {("convolve2d", "fillvalue"): [np.nan, np.inf, None],
+            ("correlate2d", "fillvalue"): [np.nan, np.inf, None]}
+
+
+@pytest.mark.parametrize("name", sorted(SIGNATURES))
+@FUZZ
+@given(data=st.data())
+def test_bad_argument_raises_clearly(name, data):
+    sig = SIGNATURES[name]
+    kwargs = {k: v[0] for k, v in sig.items()}
+    fn = getattr(ops, name)
+    if data.draw(st.integers(0, 9), label="valid_call") == 0:  # the registry itself is valid
+        snaps = snapshot(*kwargs.values())
+        fn(**kwargs)
+        assert_unchanged(snaps)
+        return
+    arg = data.draw(st.sampled_from(sorted(sig)), label="argument")
+    valid, kind = sig[arg][:2]
+    want = (ValueError, TypeError)
+    if kind in (A, OPT):
+        choice = data.draw(st.sampled_from(["bad", "complex", "shape", "float16_ok"]),
+                           label="how")
+        if choice == "shape" and sig[arg][2]:
+            bad = np.ones(data.draw(st.sampled_from(sig[arg][2]), label="bad_shape"),
+                          valid.dtype if valid is not None else np.float32)
+            want = (ValueError, TypeError) if arg == "argmax" else ValueError
+        elif choice == "complex":
+            shape = np.shape(valid) if valid is not None else (2,)
+            bad = np.ones(shape, data.draw(st.sampled_from([np.complex64, np.complex128])))
+            want = TypeError
+        else:
+            bad, want = data.draw(st.sampled_from(_BAD_ARRAYS), label="bad")
+            if bad is None and kind == OPT:
+                return  # None is a valid optional array
+    else:
+        bad = data.draw(st.sampled_from(_BAD[kind]), label="bad")
+        if any(bad is ok for ok in _REAL_OK.get((name, arg), [])):
+            return
+    kwargs[arg] = bad
+    snaps = snapshot(*kwargs.values())
+    with pytest.raises(want) as info:
+        fn(**kwargs)
+    assert str(info.value).strip(), f"{type(info.value).__name__} without a message"
+    assert_unchanged(snaps)

@@ -8,7 +8,7 @@ slice holding +inf or NaN gives what ``exp(x - max) / sum(exp(x - max))`` gives 
 import numpy as np
 
 from .. import _core
-from ._common import as_float as _as_float, as_floats, check_out, normalize_axis
+from ._common import as_float as _as_float, as_floats, check_out, normalize_axis, required
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "relu_backward",
            "sigmoid_backward", "tanh_backward", "softmax_backward", "log_softmax_backward"]
@@ -70,6 +70,7 @@ def log_softmax(x, axis=-1, out=None):
 
 
 def _backward(fn, dy, a, aname):
+    required(dy=dy, **{aname: a})
     dy, a = as_floats(dy=dy, **{aname: a})
     if dy.shape != a.shape:
         raise ValueError(f"`dy` and `{aname}` must have the same shape. Received: "
@@ -93,6 +94,7 @@ def tanh_backward(dy, y):
 
 
 def _softmax_backward(fn, dy, y, axis):
+    required(dy=dy, y=y)
     dy, y = as_floats(dy=dy, y=y)
     if dy.shape != y.shape:
         raise ValueError(f"`dy` and `y` must have the same shape. Received: dy.shape={dy.shape}, "

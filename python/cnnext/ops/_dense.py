@@ -6,7 +6,7 @@ Every op is threaded and gives bitwise-identical results for any thread count.
 import numpy as np
 
 from .. import _core
-from ._common import _as_ndarray, as_float, as_floats, check_out, float_dtype
+from ._common import _as_ndarray, as_float, as_floats, check_out, float_dtype, required
 
 __all__ = ["matmul", "dense", "dense_backprop_input", "dense_backprop_kernel",
            "dense_backprop_bias"]
@@ -26,6 +26,7 @@ def _activation_code(activation):
 
 def _floats(**named):
     """as_floats, keeping 0-d inputs 0-d (np.ascontiguousarray makes them 1-D) for the checks."""
+    required(**{k: v for k, v in named.items() if k != "bias"})
     arrs = as_floats(**named)
     return [a if a is None or np.ndim(v) else a.reshape(()) for a, v in zip(arrs, named.values())]
 
