@@ -45,11 +45,24 @@ def _rows(a):
     return a.reshape(-1, a.shape[-1]) if a.shape[-1] else a.reshape(int(np.prod(a.shape[:-1])), 0)
 
 
+def _distinct_elements(arr):
+    """True when no two elements of `arr` share memory. Broadcast (zero-stride) and other
+    overlapping views can report far more elements than the memory behind them (2**60 from
+    one float): they are copied, so an impossible size fails fast as NumPy's MemoryError."""
+    extent = arr.itemsize
+    for stride, n in sorted((abs(s), n) for s, n in zip(arr.strides, arr.shape) if n > 1):
+        if stride < extent:
+            return False
+        extent = stride * (n - 1) + extent
+    return True
+
+
 def _matmul_operand(arr, name, dtype):
     """An ndarray already of the computing dtype goes to _core as it is, whatever its strides
-    (the kernels read transposed, sliced and reversed views in place); anything else is
-    converted once by as_float."""
-    if arr.dtype == dtype and all(s % arr.itemsize == 0 for s in arr.strides):
+    (the kernels read transposed, sliced and reversed views in place), unless its elements
+    overlap; anything else is converted once by as_float."""
+    if (arr.dtype == dtype and all(s % arr.itemsize == 0 for s in arr.strides)
+            and _distinct_elements(arr)):
         return arr
     return as_float(arr, name, dtype)
 

@@ -107,6 +107,11 @@ int64_t input_bands(const ConvGeom& g, int64_t threads) {
   return want < most ? want : most;
 }
 
+// 2 * pixels * K * F multiply-adds of one image, saturating (a cost estimate, not an index).
+int64_t image_flops(int64_t pixels, int64_t K, int64_t F) {
+  return saturating_mul(saturating_mul(2 * pixels, K), F);
+}
+
 // Items per thread so that each thread gets at least kMinTaskFlops of work.
 int64_t grain_for(int64_t flops_per_item) {
   if (flops_per_item >= kMinTaskFlops) return 1;
@@ -191,7 +196,8 @@ void conv2d_backprop_input(const ConvGeom& g, const T* dy, const T* kernel, T* d
     auto packed = buffer<T>(ck.direct_packed_size(g));
     ck.direct_pack(g, kernel, nullptr, packed.get());
     const int64_t bands = input_bands(g, get_num_threads()), band_h = (g.H + bands - 1) / bands;
-    parallel_for(0, g.N * bands, grain_for(2 * ohw * K * F / bands), [&](int64_t i0, int64_t i1) {
+    parallel_for(0, g.N * bands, grain_for(image_flops(ohw, K, F) / bands),
+                 [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
         const int64_t n = i / bands, ih0 = i % bands * band_h;
         const int64_t ih1 = ih0 + band_h < g.H ? ih0 + band_h : g.H;
@@ -221,7 +227,8 @@ void conv2d_backprop_input(const ConvGeom& g, const T* dy, const T* kernel, T* d
   // are cut, so the result does not depend on the thread count.
   const int64_t bands = input_bands(g, get_num_threads());
   const int64_t band_h = (g.H + bands - 1) / bands, span = (g.KH - 1) * g.dh;
-  parallel_for(0, g.N * bands, grain_for(2 * ohw * K * F / bands), [&](int64_t i0, int64_t i1) {
+  parallel_for(0, g.N * bands, grain_for(image_flops(ohw, K, F) / bands),
+               [&](int64_t i0, int64_t i1) {
     auto dcol = buffer<T>(tm * K);
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t n = i / bands, ih0 = i % bands * band_h;
