@@ -667,6 +667,14 @@ def _epsilon(data):
                                       np.nan, True, "1e-3", None]), label="epsilon")
 
 
+def _gamma_beta(data, c):
+    """(gamma, beta) as passed (each maybe None) and their float64 values (ones / zeros)."""
+    gamma = present(data, values(data, (c,))) if data.draw(st.booleans(), label="gamma") else None
+    beta = present(data, values(data, (c,))) if data.draw(st.booleans(), label="beta") else None
+    return (gamma, beta, np.ones(c) if gamma is None else f64(gamma),
+            np.zeros(c) if beta is None else f64(beta))
+
+
 def _eps_ok(eps):
     return (not isinstance(eps, (bool, str)) and eps is not None and np.isfinite(eps)
             and eps > 0)
@@ -678,11 +686,8 @@ def test_batch_norm_forward_train(data):
     shape = _bn_shape(data)
     c, eps = shape[-1], _epsilon(data)
     x = present(data, values(data, shape, scale=2.0))
-    gamma = present(data, values(data, (c,))) if data.draw(st.booleans()) else None
-    beta = present(data, values(data, (c,))) if data.draw(st.booleans()) else None
+    gamma, beta, g, b = _gamma_beta(data, c)
     ok = c >= 1 and int(np.prod(shape)) > 0 and _eps_ok(eps)
-    g = np.ones(c) if gamma is None else f64(gamma)
-    b = np.zeros(c) if beta is None else f64(beta)
     expected = on.bn_train(f64(x), g, b, float(eps)) if ok else ERR
     run_case(ops.batch_norm_forward_train, (x, gamma, beta), {"epsilon": eps}, expected,
              result_dtype(x, gamma, beta), 10.0, isa=draw_isa(data))
@@ -694,13 +699,10 @@ def test_batch_norm_forward_infer(data):
     shape = _bn_shape(data)
     c, eps = shape[-1], _epsilon(data)
     x = present(data, values(data, shape, scale=2.0))
-    gamma = present(data, values(data, (c,))) if data.draw(st.booleans()) else None
-    beta = present(data, values(data, (c,))) if data.draw(st.booleans()) else None
+    gamma, beta, g, b = _gamma_beta(data, c)
     mm = present(data, values(data, (c,)))
     mv = present(data, values(data, (c,), positive=data.draw(st.integers(0, 3)) > 0))
     ok = c >= 1 and _eps_ok(eps)
-    g = np.ones(c) if gamma is None else f64(gamma)
-    b = np.zeros(c) if beta is None else f64(beta)
     expected = on.bn_infer(f64(x), g, b, f64(mm), f64(mv), float(eps)) if ok else ERR
     run_case(ops.batch_norm_forward_infer, (x, gamma, beta, mm, mv), {"epsilon": eps}, expected,
              result_dtype(x, gamma, beta, mm, mv), 10.0, isa=draw_isa(data))
@@ -1076,3 +1078,89 @@ def test_bad_argument_raises_clearly(name, data):
         fn(**kwargs)
     assert str(info.value).strip(), f"{type(info.value).__name__} without a message"
     assert_unchanged(snaps)
+
+
+# ---- out= that is one of the inputs (in place) ----------------------------------------------------
+@FUZZ
+@given(data=st.data())
+def test_out_may_be_an_input(data):
+    """`out=` aliasing an input gives the out-of-place result (through a temporary if needed)."""
+    name = data.draw(st.sampled_from(["relu", "sigmoid", "tanh", "softmax", "log_softmax",
+                                      "matmul", "conv2d", "conv2d_backprop_input"]), label="op")
+    dtype = data.draw(st.sampled_from(FLOAT_KINDS), label="dtype")
+    n = data.draw(st.sampled_from([1, 2, 3, 7, 8, 9, 16, 17, 33]), label="n")
+    lead = data.draw(st.sampled_from([(), (1,), (2, 3), (5,)]), label="lead")
+    isa = draw_isa(data)
+    if name == "matmul":
+        a, b = values(data, (n, n)).astype(dtype), values(data, (n, n)).astype(dtype)
+        which = data.draw(st.sampled_from(["a", "b"]), label="alias")
+        expected = od.np_matmul(a, b)
+        target = a if which == "a" else b
+        with on_isa(isa):
+            res = ops.matmul(a, b, out=target)
+        assert res is target
+        assert_close(res, expected, dtype, n)
+        return
+    if name.startswith("conv2d"):
+        x = values(data, (len(lead) + 1, 4, 5, n)).astype(dtype)  # 1x1, F = C: y.shape == x.shape
+        k = values(data, (1, 1, n, n), scale=0.5).astype(dtype)
+        padding = data.draw(st.sampled_from(["valid", "same"]), label="padding")
+        if name == "conv2d":
+            expected = oc.np_conv2d(x, k, padding=padding)
+            with on_isa(isa):
+                res = ops.conv2d(x, k, padding=padding, out=x)
+        else:
+            expected = oc.np_conv2d_backprop_input(x, k, x.shape, padding=padding)
+            with on_isa(isa):
+                res = ops.conv2d_backprop_input(x, k, x.shape, padding=padding, out=x)
+        assert res is x
+        assert_close(res, expected, dtype, n)
+        return
+    x = values(data, lead + (n,), scale=3.0).astype(dtype)
+    fn = getattr(ops, name)
+    if name in ("softmax", "log_softmax"):
+        axis = data.draw(st.integers(-x.ndim, x.ndim - 1), label="axis")
+        expected = getattr(oa, name)(x, axis)
+        with on_isa(isa):
+            res = fn(x, axis=axis, out=x)
+    else:
+        expected = getattr(oa, name)(x)
+        with on_isa(isa):
+            res = fn(x, out=x)
+    assert res is x
+    assert_close(res, expected, dtype)
+
+
+@FUZZ
+@given(data=st.data())
+def test_out_overlapping_an_input(data):
+    """`out=` a shifted view of the input's buffer: the result is still the out-of-place one
+    (NumPy's ufuncs copy on overlap), never values read after being overwritten."""
+    name = data.draw(st.sampled_from(["relu", "sigmoid", "tanh", "softmax", "log_softmax",
+                                      "matmul", "conv2d"]), label="op")
+    dtype = data.draw(st.sampled_from(FLOAT_KINDS), label="dtype")
+    shape = data.draw(st.sampled_from([(2, 33), (3, 8), (4, 17), (1, 9)]), label="shape")
+    if name == "conv2d":
+        shape = (1,) + shape + (2,)
+    size, shift = int(np.prod(shape)), data.draw(st.integers(1, 9), label="shift")
+    buf = values(data, (size + shift,)).astype(dtype)
+    lo, hi = buf[:size].reshape(shape), buf[shift:].reshape(shape)
+    x, out = (lo, hi) if data.draw(st.booleans(), label="out_after_x") else (hi, lo)
+    x0 = x.copy()
+    with on_isa(draw_isa(data)):
+        if name == "matmul":
+            m = x.reshape(-1, shape[-1])
+            b = values(data, (shape[-1], shape[-1])).astype(dtype)
+            res, expected = ops.matmul(m, b, out=out.reshape(m.shape)), x0.reshape(m.shape) @ b
+            scale = shape[-1]
+        elif name == "conv2d":
+            k = values(data, (1, 1, 2, 2), scale=0.5).astype(dtype)
+            res, expected, scale = ops.conv2d(x, k, out=out), oc.np_conv2d(x0, k), 2
+        elif name in ("softmax", "log_softmax"):
+            axis = data.draw(st.sampled_from([0, -1]), label="axis")
+            res = getattr(ops, name)(x, axis=axis, out=out)
+            expected, scale = getattr(oa, name)(x0, axis), 1
+        else:
+            res, expected, scale = getattr(ops, name)(x, out=out), getattr(oa, name)(x0), 1
+    assert np.shares_memory(res, out)
+    assert_close(res, expected, dtype, scale)

@@ -20,10 +20,22 @@ def as_float(x, name="x", dtype=None):
     return arr.reshape(()) if arr.ndim == 1 and np.ndim(x) == 0 else arr
 
 
+def _call(fn, x, out, *args):
+    """fn(x, *args, out). The kernels stream through x while writing out, so an `out` that
+    overlaps x without being exactly x (a shifted view of the same buffer) goes through a
+    temporary, as NumPy's ufuncs do; exact in-place (out is x) is fine."""
+    if (out is not None and out.flags.c_contiguous and np.may_share_memory(out, x)
+            and (out.__array_interface__["data"][0] != x.__array_interface__["data"][0]
+                 or out.strides != x.strides)):
+        out[...] = fn(x, *args, None)
+        return out
+    return fn(x, *args, out)
+
+
 def _unary(fn, x, out):
     x = as_float(x)
     check_out(out, x.shape, x.dtype)
-    return fn(x, out)
+    return _call(fn, x, out)
 
 
 def relu(x, out=None):
@@ -50,7 +62,7 @@ def _softmax(fn, x, axis, out):
     x = as_float(x)
     axis = normalize_axis(axis, x.ndim)
     check_out(out, x.shape, x.dtype)
-    return fn(x, axis, out)
+    return _call(fn, x, out, axis)
 
 
 def softmax(x, axis=-1, out=None):
