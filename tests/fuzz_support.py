@@ -18,7 +18,8 @@ from conftest import TOL
 
 # Deterministic in CI: the same examples every run (no example database, derandomized).
 # CNNEXT_FUZZ_EXAMPLES=2000 runs a deeper (still deterministic) search locally.
-FUZZ = settings(max_examples=int(os.environ.get("CNNEXT_FUZZ_EXAMPLES", 25)), deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=int(os.environ.get("CNNEXT_FUZZ_EXAMPLES", 40)), deadline=None,
+                derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 TILE_EDGES = [0, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33]  # empty, primes, SIMD tile edges

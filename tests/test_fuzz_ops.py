@@ -2,9 +2,10 @@
 
 Each call must either match the op's pure-NumPy oracle (tests/oracle_*.py, conftest's per-dtype
 tolerances, NaN/inf where NumPy's formula puts them) or raise ValueError/TypeError with a message;
-it must never crash, never alias or write into its inputs (the optimizers write only their documented
-state, and nothing at all when they raise). Inputs come as float32/float64/int8/int64/uint8/bool
-arrays or Python lists, C-contiguous, step-sliced, reversed or Fortran-ordered, with NaN and +-inf;
+it must never crash, never alias or write into its inputs (the optimizers write only their
+documented state, and nothing at all when they raise). Inputs come as float32 / float64 / int8 /
+int64 / uint8 / bool arrays or Python lists, C-contiguous, step-sliced, reversed or Fortran-ordered,
+with NaN and +-inf;
 shapes hold 0, 1, primes and SIMD tile edges (7, 8, 9, 15, 16, 17, 31, 33); every stride / dilation
 / padding / pool / mode / boundary combination is drawn, on every ISA the CPU supports.
 
@@ -275,7 +276,7 @@ def _pool_config(data):
 
 
 def _or_zeros(shape, fn, *args, **kwargs):
-    """fn(...), or zeros of `shape` when that is empty (the loop oracles cannot reshape (0, -1, 0))."""
+    """fn(...), or zeros of an empty `shape` (the loop oracles cannot reshape (0, -1, 0))."""
     return np.zeros(shape) if 0 in shape else fn(*args, **kwargs)
 
 
@@ -559,7 +560,7 @@ def _keras_same_rank(t, p):
 
 
 def _rank_variant(data, y, p):
-    """y_true as passed: y_pred's shape, with an extra trailing 1, or without y_pred's trailing 1."""
+    """y_true as passed: y_pred's shape, with an extra trailing 1, or without its trailing 1."""
     how = data.draw(st.sampled_from(["same", "same", "true+1", "pred+1"]), label="rank")
     if how == "true+1":
         return y[..., None]
@@ -1080,7 +1081,7 @@ def test_bad_argument_raises_clearly(name, data):
     assert_unchanged(snaps)
 
 
-# ---- out= that is one of the inputs (in place) ----------------------------------------------------
+# ---- out= that is one of the inputs (in place) ---------------------------------------------------
 @FUZZ
 @given(data=st.data())
 def test_out_may_be_an_input(data):

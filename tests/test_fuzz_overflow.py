@@ -36,7 +36,7 @@ def fails_fast(fn, *args, **kwargs):
     return info.value
 
 
-# ---- explicit cases: one per op family, the brief's examples first --------------------------------
+# ---- explicit cases: one per op family, the brief's examples first -------------------------------
 B4 = big(2**20, 2**20, 2**20, 1)  # 2**60 elements from one float
 CASES = {
     "relu": lambda: ops.relu(B4),

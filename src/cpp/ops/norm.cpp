@@ -131,7 +131,7 @@ void batch_norm_backward(const T* dy, const T* x, int64_t rows, int64_t c, const
   }
   // The factored form above (inv_std pulled out of the sums) equals the documented formula for
   // finite values only; a channel holding inf or NaN is recomputed term by term as written, so
-  // NaN and inf land where NumPy's formula puts them (e.g. dgamma = sum(dy * xhat) = 0 for no rows).
+  // NaN and inf land where NumPy's formula puts them (dgamma = sum(dy * xhat) = 0 for no rows).
   for (int64_t j = 0; j < c; ++j) {
     const double inv = double(inv_std[j]), g = double(gamma[j]);
     if (std::isfinite(inv) && std::isfinite(g) && std::isfinite(md[j]) && std::isfinite(sums[j]) &&
