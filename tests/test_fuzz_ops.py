@@ -16,6 +16,7 @@ ragged lists are TypeErrors too; wrong ranks and shapes are ValueErrors.
 
 Deterministic: ``derandomize=True`` and no example database (``fuzz_support.FUZZ``).
 """
+import contextlib
 import warnings
 
 import numpy as np
@@ -41,7 +42,7 @@ def run_case(fn, args, kwargs, expected, rdtype=None, scale=1.0, isa=None):
     """The fuzz contract for one call: expected is ERR, or the oracle's array / tuple of arrays
     (None entries are not compared)."""
     snaps = snapshot(*args, *kwargs.values())
-    with on_isa(isa) if isa else _nullctx():
+    with on_isa(isa) if isa else contextlib.nullcontext():
         if expected is ERR:
             raises_clearly(fn, *args, **kwargs)
         else:
@@ -55,24 +56,9 @@ def run_case(fn, args, kwargs, expected, rdtype=None, scale=1.0, isa=None):
             else:
                 assert_close(res, expected, rdtype, scale)
     assert_unchanged(snaps)
-    return None
-
-
-class _nullctx:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 shapes_any = st.lists(st.sampled_from(TILE_EDGES), min_size=0, max_size=3).map(tuple)
-
-
-def _same_shape_pair(data, shape, kinds=None):
-    a = present(data, values(data, shape), **({} if kinds is None else {"kinds": kinds}))
-    b = present(data, values(data, shape), **({} if kinds is None else {"kinds": kinds}))
-    return a, b
 
 
 # ---- activations ---------------------------------------------------------------------------------
