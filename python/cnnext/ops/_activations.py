@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from .. import _core
-from ._common import as_float as _as_float, as_floats, check_out, normalize_axis
+from ._common import as_float as _as_float, as_floats, check_out, normalize_axis, required
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "relu_backward",
            "sigmoid_backward", "tanh_backward", "softmax_backward", "log_softmax_backward"]
@@ -23,10 +23,22 @@ def as_float(x, name="x", dtype=None):
     return arr.reshape(()) if arr.ndim == 1 and np.ndim(x) == 0 else arr
 
 
+def _call(fn, x, out, *args):
+    """fn(x, *args, out). The kernels stream through x while writing out, so an `out` that
+    overlaps x without being exactly x (a shifted view of the same buffer) goes through a
+    temporary, as NumPy's ufuncs do; exact in-place (out is x) is fine."""
+    if (out is not None and out.flags.c_contiguous and np.may_share_memory(out, x)
+            and (out.__array_interface__["data"][0] != x.__array_interface__["data"][0]
+                 or out.strides != x.strides)):
+        out[...] = fn(x, *args, None)
+        return out
+    return fn(x, *args, out)
+
+
 def _unary(fn, x, out):
     x = as_float(x)
     check_out(out, x.shape, x.dtype)
-    return fn(x, out)
+    return _call(fn, x, out)
 
 
 def _relu_number(value, name, finite):
@@ -83,7 +95,7 @@ def _softmax(fn, x, axis, out):
     x = as_float(x)
     axis = normalize_axis(axis, x.ndim)
     check_out(out, x.shape, x.dtype)
-    return fn(x, axis, out)
+    return _call(fn, x, out, axis)
 
 
 def softmax(x, axis=-1, out=None):
@@ -103,6 +115,7 @@ def log_softmax(x, axis=-1, out=None):
 
 
 def _backward(fn, dy, a, aname):
+    required(dy=dy, **{aname: a})
     dy, a = as_floats(dy=dy, **{aname: a})
     if dy.shape != a.shape:
         raise ValueError(f"`dy` and `{aname}` must have the same shape. Received: "
@@ -134,6 +147,7 @@ def tanh_backward(dy, y):
 
 
 def _softmax_backward(fn, dy, y, axis):
+    required(dy=dy, y=y)
     dy, y = as_floats(dy=dy, y=y)
     if dy.shape != y.shape:
         raise ValueError(f"`dy` and `y` must have the same shape. Received: dy.shape={dy.shape}, "

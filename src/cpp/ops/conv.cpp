@@ -73,6 +73,36 @@ bool dx_as_forward(const ConvGeom& g) {
   return g.sh == 1 && g.sw == 1 && !is_pointwise(g) && g.H * g.W * 8 <= g.OH * g.OW * 9;
 }
 
+// Does some window reach into the zero padding? (Then the im2col path multiplies padding zeros.)
+bool has_padding(const ConvGeom& g) {
+  return g.pt > 0 || g.pl > 0 || (g.OH - 1) * g.sh - g.pt + (g.KH - 1) * g.dh >= g.H ||
+         (g.OW - 1) * g.sw - g.pl + (g.KW - 1) * g.dw >= g.W;
+}
+
+// True when p[0, n) holds an inf or NaN (threaded: a pass over dy costs little beside a conv).
+template <class T>
+bool any_nonfinite(const T* p, int64_t n) {
+  const int64_t chunk = 64 * 1024, nchunks = (n + chunk - 1) / chunk;
+  auto bad = std::unique_ptr<unsigned char[]>(new unsigned char[nchunks > 0 ? nchunks : 1]());
+  parallel_chunks(0, n, chunk, [&](int64_t c, int64_t lo, int64_t hi) {
+    int any = 0;
+    for (int64_t i = lo; i < hi; ++i) any |= !(p[i] - p[i] == T(0));  // inf - inf, NaN: NaN
+    bad[c] = any != 0;
+  });
+  for (int64_t c = 0; c < nchunks; ++c)
+    if (bad[c]) return true;
+  return false;
+}
+
+// The direct kernels skip the taps that fall in the zero padding, while conv's definition (and the
+// im2col path, TF and the NumPy oracle) multiplies them: 0 * inf = NaN. So an inf or NaN operand
+// that meets the padding (the kernel in the forward pass, dy for the kernel gradient) takes the
+// im2col path; finite operands give the same result either way.
+template <class T>
+bool padding_meets_nonfinite(const ConvGeom& g, const T* p, int64_t n) {
+  return has_padding(g) && any_nonfinite(p, n);
+}
+
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
 int64_t clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
@@ -85,6 +115,11 @@ int64_t input_bands(const ConvGeom& g, int64_t threads) {
   int64_t most = g.H / (2 * ((g.KH - 1) * g.dh + 1));
   if (most < 1) most = 1;
   return want < most ? want : most;
+}
+
+// 2 * pixels * K * F multiply-adds of one image, saturating (a cost estimate, not an index).
+int64_t image_flops(int64_t pixels, int64_t K, int64_t F) {
+  return saturating_mul(saturating_mul(2 * pixels, K), F);
 }
 
 // Items per thread so that each thread gets at least kMinTaskFlops of work.
@@ -226,7 +261,7 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* kernel, const T* bia
   if (M == 0 || F == 0) return;
   const auto& gk = gemm_kernels_for<T>();
   const auto& ck = conv_kernels_for<T>();
-  if (use_direct(g)) {
+  if (use_direct(g) && !padding_meets_nonfinite(g, kernel, K * F)) {
     auto packed = buffer<T>(ck.direct_packed_size(g));
     ck.direct_pack(g, kernel, bias, packed.get());
     const int64_t tm = 256, ntiles = (M + tm - 1) / tm;
@@ -286,7 +321,8 @@ void conv2d_backprop_input(const ConvGeom& g, const T* dy, const T* kernel, T* d
     auto packed = buffer<T>(ck.direct_packed_size(g));
     ck.direct_pack(g, kernel, nullptr, packed.get());
     const int64_t bands = input_bands(g, get_num_threads()), band_h = (g.H + bands - 1) / bands;
-    parallel_for(0, g.N * bands, grain_for(2 * ohw * K * F / bands), [&](int64_t i0, int64_t i1) {
+    parallel_for(0, g.N * bands, grain_for(image_flops(ohw, K, F) / bands),
+                 [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
         const int64_t n = i / bands, ih0 = i % bands * band_h;
         const int64_t ih1 = ih0 + band_h < g.H ? ih0 + band_h : g.H;
@@ -337,7 +373,8 @@ void conv2d_backprop_input(const ConvGeom& g, const T* dy, const T* kernel, T* d
   // are cut, so the result does not depend on the thread count.
   const int64_t bands = input_bands(g, get_num_threads());
   const int64_t band_h = (g.H + bands - 1) / bands, span = (g.KH - 1) * g.dh;
-  parallel_for(0, g.N * bands, grain_for(2 * ohw * K * F / bands), [&](int64_t i0, int64_t i1) {
+  parallel_for(0, g.N * bands, grain_for(image_flops(ohw, K, F) / bands),
+               [&](int64_t i0, int64_t i1) {
     auto dcol = buffer<T>(tm * K);
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t n = i / bands, ih0 = i % bands * band_h;
@@ -384,7 +421,7 @@ void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkern
   const int64_t chunk = (M + want - 1) / want;
   const int64_t nchunks = (M + chunk - 1) / chunk;
   auto partial = buffer<T>(nchunks == 1 ? 0 : nchunks * KF);
-  if (use_direct_dw(g)) {
+  if (use_direct_dw(g) && !padding_meets_nonfinite(g, dy, M * F)) {
     parallel_chunks(0, M, chunk, [&](int64_t c, int64_t q0, int64_t q1) {
       ck.direct_dw(g, x, dy, q0, q1, false, nchunks == 1 ? dkernel : partial.get() + c * KF);
     });

@@ -24,7 +24,8 @@ template <class T>
 void relu_backward(const T* dy, const T* x, T* dx, int64_t n) {
   map_binary(dy, x, dx, n, [](auto g, auto v) {
     using V = decltype(v);
-    return select(v > splat<V>(0), g, splat<V>(0));
+    // dy * (x > 0), as TF's ReluGrad: NaN or inf in dy where x <= 0 gives NaN (inf * 0).
+    return g * select(v > splat<V>(0), splat<V>(1), splat<V>(0));
   });
 }
 
