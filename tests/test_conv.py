@@ -419,7 +419,9 @@ def test_igemm_filter_tile_edges(isa, dtype, f):
     _check_all(((2, 7, 5, 11), (3, 2, 11, f), (1, 2), "same", (2, 1)), dtype, "relu", seed=f)
 
 
-@pytest.mark.parametrize("n, h, w", [(1, 1, 1), (1, 3, 4), (1, 5, 5), (3, 4, 5), (1, 13, 1)])
+@pytest.mark.parametrize("n, h, w", [(1, 1, 1), (1, 3, 4), (1, 5, 5), (3, 4, 5), (1, 13, 1),
+                                     (1, 9, 15), (3, 30, 29)])
 def test_igemm_pixel_counts(isa, dtype, n, h, w):
-    """1 to 60 output pixels: strips that span rows and images, and a lone partial strip."""
+    """1 to 2610 output pixels: strips that span rows and images, a lone partial strip, and for
+    the kernel gradient several 64-pixel tiles and two fixed chunks."""
     _check_all(((n, h, w, 12), (3, 3, 12, 33), 1, "same", 1), dtype, seed=h * w)

@@ -284,6 +284,14 @@ void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkern
     parallel_chunks(0, M, chunk, [&](int64_t c, int64_t q0, int64_t q1) {
       ck.direct_dw(g, x, dy, q0, q1, false, nchunks == 1 ? dkernel : partial.get() + c * KF);
     });
+  } else if (ck.igemm_dw && !pointwise) {  // no im2col: the micro-kernel reads x in place
+    auto zero = buffer<T>(g.C);
+    std::memset(zero.get(), 0, sizeof(T) * g.C);
+    parallel_chunks(0, M, chunk, [&](int64_t c, int64_t q0, int64_t q1) {
+      auto ind = buffer<const T*>(ck.igemm_dw_tile * g.KH * g.KW);
+      ck.igemm_dw(g, x, dy, q0, q1, false, zero.get(), ind.get(),
+                  nchunks == 1 ? dkernel : partial.get() + c * KF);
+    });
   } else {
     parallel_chunks(0, M, chunk, [&](int64_t c, int64_t q0, int64_t q1) {
       // Workspace once per chunk (chunks are few and large): im2col tile and packed dY tile.
