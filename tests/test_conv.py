@@ -377,9 +377,10 @@ def test_backprop_input_row_streaming_widths(isa, dtype, w, c):
                      np_conv2d_backprop_input(dy, wt, x_shape, **kw), dtype, 9 * 32)
 
 
+@pytest.mark.parametrize("c", [1, 2])  # c = 1, f = 32: the avx512 whole-row kernel
 @pytest.mark.parametrize("f", [32, 64])
-def test_backprop_input_row_streaming_threads(dtype, f):
-    x_shape, k_shape = (3, 30, 29, 2), (3, 3, 2, f)
+def test_backprop_input_row_streaming_threads(dtype, f, c):
+    x_shape, k_shape = (3, 30, 29, c), (3, 3, c, f)
     dy, wt = _data((3, 30, 29, f), dtype, 5), _data(k_shape, dtype, 6)
     prev = cnnext.get_num_threads()
     try:
