@@ -426,3 +426,10 @@ def test_igemm_pixel_counts(isa, dtype, n, h, w):
     """1 to 2610 output pixels: strips that span rows and images, a lone partial strip, and for
     the kernel gradient several 64-pixel tiles and two fixed chunks."""
     _check_all(((n, h, w, 12), (3, 3, 12, 33), 1, "same", 1), dtype, seed=h * w)
+
+
+@pytest.mark.parametrize("case", [((1, 33, 32, 9), (33, 32, 9, 2), 1, "valid", 1),
+                                  ((1, 5, 6, 9), (33, 32, 9, 3), 1, "same", 1)], ids=str)
+def test_kernels_past_igemm_tap_limit(isa, dtype, case):
+    """1056 taps: above the indirection buffer's limit, im2col + GEMM serves them."""
+    _check_all(case, dtype)
