@@ -142,7 +142,7 @@ int64_t grain_for(int64_t flops_per_item) {
 // to feed its 16 GEMMs (K = C each): 2.25x fewer multiplies than the im2col GEMM.
 constexpr int64_t kWinogradMinC = 16;
 constexpr int64_t kWinogradMinF = 16;
-constexpr int64_t kWinogradBlockBytes = 128 * 1024;  // V + M of one tile block: stays in L2
+constexpr int64_t kWinogradBlockBytes = 256 * 1024;  // V + M of one tile block: stays in L2
 constexpr int64_t kWinogradDwBlockBytes = 512 * 1024;  // kernel gradient: longer GEMM K (tiles)
 
 bool use_winograd(const ConvGeom& g) {
