@@ -220,7 +220,6 @@ def _deserialize_model(config, custom_objects, compile, weights_budget=None):
             raise ValueError(f"Invalid `.keras` file: config.layers[{i}] is not a serialized "
                              f"layer. Received: class_name={name!r}, module="
                              f"{item.get('module') if isinstance(item, dict) else None!r}")
-    inner = _drop_default_initializer_axes(inner)
     try:
         if weights_budget is not None:
             _check_weight_budget(dict(config, config=inner), weights_budget, custom_objects)
@@ -249,19 +248,3 @@ def _shape_tuple(shape):
         raise ValueError(f"Invalid `.keras` file: build_config input_shape must be a list of "
                          f"ints/nulls. Received: {shape!r}")
     return tuple(shape)
-
-
-def _drop_default_initializer_axes(obj):
-    """A copy of `obj` without the `input_axes`/`output_axes` keys that Keras 3.15 writes as null
-    into every VarianceScaling-family initializer config (null = Keras's default fans, which is
-    what cnnext's initializers compute); non-null values are kept, and then rejected."""
-    if isinstance(obj, list):
-        return [_drop_default_initializer_axes(v) for v in obj]
-    if not isinstance(obj, dict):
-        return obj
-    out = {k: _drop_default_initializer_axes(v) for k, v in obj.items()}
-    inner = out.get("config")
-    if (_keras_module(out.get("module")) == "keras.initializers" and isinstance(inner, dict)):
-        out["config"] = {k: v for k, v in inner.items()
-                         if not (k in ("input_axes", "output_axes") and v is None)}
-    return out
