@@ -175,7 +175,7 @@ constexpr int igemm_mr() { return kIgemmMR; }
 
 constexpr int64_t kIgemmDwTile = 64;  // pixels per indirection tile (a dy panel stays in L1)
 #if CNNEXT_VEC_BYTES == 64
-constexpr int kIgemmDwMR = 12;  // 12 channels x 2 vectors: 24 zmm accumulators
+constexpr int kIgemmDwMR = 8;  // 8 channels x 2 vectors: 16 zmm accumulators
 #else
 constexpr int kIgemmDwMR = 6;  // 6 x 2 vectors: 12 of 16 registers accumulate
 #endif
