@@ -146,3 +146,24 @@ def test_float32_error_stays_near_the_direct_sum():
     ref = np_conv2d(x, w)
     err = np.abs(ops.conv2d(x, w) - ref).max() / np.abs(ref).max()
     assert err < 2e-6, err
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("padding,hw", [("valid", (13, 13)), ("same", (9, 8)), ("same", (28, 28))])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_backprop_input_with_non_finite_kernel(isa, padding, hw, bad):
+    """A stride-1 input gradient computed as a flipped forward convolution would multiply the
+    zeros around dy by the kernel (0 * inf = NaN); NumPy's sum only sees real dy cells, so the
+    non-finite pattern of dx must match the oracle's exactly."""
+    for c, f in ((16, 16), (1, 32), (4, 8)):
+        w = _data((3, 3, c, f), np.float64, 30)
+        w[0, 2, 0, f - 1] = bad
+        y_shape = (2, hw[0] - 2, hw[1] - 2, f) if padding == "valid" else (2, *hw, f)
+        dy = _data(y_shape, np.float64, 31)
+        x_shape = (2, *hw, c)
+        got = ops.conv2d_backprop_input(dy, w, x_shape, padding=padding)
+        want = np_conv2d_backprop_input(dy, w, x_shape, padding=padding)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+        finite = np.isfinite(want)
+        assert_close(np.where(finite, got, 0), np.where(finite, want, 0), np.float64, 9 * f)

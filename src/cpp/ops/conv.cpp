@@ -342,8 +342,10 @@ void conv2d_backprop_input(const ConvGeom& g, const T* dy, const T* kernel, T* d
     return;
   }
   // use_winograd is symmetric in C and F, so the flipped forward below runs by Winograd too,
-  // which pays even where the padding zeros would make the GEMM forward lose.
-  if (dx_as_forward(g) || use_winograd(g)) {
+  // which pays even where the padding zeros would make the GEMM forward lose. It multiplies the
+  // zeros around dy by the kernel, so a kernel holding inf or NaN takes the GEMM path, whose
+  // sums (like NumPy's) only see real dy cells.
+  if ((dx_as_forward(g) || use_winograd(g)) && !any_nonfinite(kernel, K * F)) {
     // Stride 1: dx is the forward convolution of dy with the spatially flipped, I/O-transposed
     // kernel, wt[kh'][kw'][f][c] = kernel[KH-1-kh'][KW-1-kw'][c][f], over dy padded by the kernel's
     // reach minus the forward padding: dx[ih] gathers dy[ih + pt - kh * dh] = dy[ih - pt' + kh' * dh].
