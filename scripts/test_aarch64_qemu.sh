@@ -62,7 +62,7 @@ setup_sysroot() {
       echo "run as root once: dpkg --add-architecture arm64 && apt-get update" >&2; exit 2
     fi
   fi
-  mkdir -p "$SYSROOT/.debs"
+  rm -rf "$SYSROOT/.debs" && mkdir -p "$SYSROOT/.debs"
   (cd "$SYSROOT/.debs" && apt-get download -q $(for p in $A64_PACKAGES; do echo "$p:arm64"; done))
   for deb in "$SYSROOT"/.debs/*.deb; do dpkg-deb -x "$deb" "$SYSROOT"; done
   # update-alternatives links that dpkg -x does not make
@@ -111,19 +111,27 @@ build() {
   cp -f "$BUILD"/_core.cpython-*-aarch64-linux-gnu.so "$stage/cnnext/"
 }
 
-setup_sysroot
-build
-[ -n "${CNNEXT_A64_SETUP_ONLY:-}" ] && exit 0
+run_tests() {
+  if [ $# -eq 0 ]; then
+    set -- -x -q tests/test_config.py tests/test_activations.py tests/test_conv.py \
+      tests/test_pooling.py tests/test_dense.py tests/test_signal.py tests/test_losses_ops.py \
+      tests/test_optim_ops.py tests/test_norm.py
+  fi
+  export PYTHONPATH="$REPO/$BUILD/stage:$REPO/scripts:$SYSROOT/pure-site"
+  "$SYSROOT/usr/bin/python3-qemu" -c "import cnnext; cnnext.show_config()"
+  local start status=0
+  start=$(date +%s)
+  "$SYSROOT/usr/bin/python3-qemu" -m pytest -p no:cacheprovider -p aarch64_qemu_plugin "$@" || status=$?
+  echo "test_aarch64_qemu: pytest exit $status after $(( $(date +%s) - start )) s under qemu-aarch64"
+  return $status
+}
 
-if [ $# -eq 0 ]; then
-  set -- -x -q tests/test_config.py tests/test_activations.py tests/test_conv.py \
-    tests/test_pooling.py tests/test_dense.py tests/test_signal.py tests/test_losses_ops.py \
-    tests/test_optim_ops.py tests/test_norm.py
-fi
-export PYTHONPATH="$REPO/$BUILD/stage:$REPO/scripts:$SYSROOT/pure-site"
-"$SYSROOT/usr/bin/python3-qemu" -c "import cnnext; cnnext.show_config()"
-start=$(date +%s)
-status=0
-"$SYSROOT/usr/bin/python3-qemu" -m pytest -p no:cacheprovider -p aarch64_qemu_plugin "$@" || status=$?
-echo "test_aarch64_qemu: pytest exit $status after $(( $(date +%s) - start )) s under qemu-aarch64"
-exit $status
+main() {  # a function, so bash has read the whole file before running any of it
+  setup_sysroot
+  build
+  [ -n "${CNNEXT_A64_SETUP_ONLY:-}" ] && return 0
+  run_tests "$@"
+}
+
+main "$@"
+exit $?
