@@ -40,6 +40,23 @@ def _single_loss_weight(loss_weights):
     return float(value)
 
 
+def _relu_then_max_pool(layers, i):
+    """layers[i] is a MaxPooling2D right after a Conv2D whose (fused) activation is relu."""
+    from ..layers import Conv2D, MaxPooling2D
+    return (i > 0 and type(layers[i]) is MaxPooling2D and type(layers[i - 1]) is Conv2D
+            and layers[i - 1]._act == "relu" and layers[i - 1].groups == 1)
+
+
+def _backward_kwargs(layers, i):
+    """Backward fusion: a relu conv followed by max-pooling gets its relu mask applied by the
+    pooling layer on the pooled grid (a quarter of the size), so the conv skips its own pass."""
+    if _relu_then_max_pool(layers, i):
+        return {"relu_mask": True}
+    if i + 1 < len(layers) and _relu_then_max_pool(layers, i + 1):
+        return {"preactivated": True}
+    return {}
+
+
 def _sorted_logs(logs):
     return {k: float(logs[k]) for k in sorted(logs)}
 
@@ -157,8 +174,9 @@ class Trainer:
             first = next((i for i, l in enumerate(layers) if l.trainable and l._trainable_vars),
                          len(layers)) if self.trainable else len(layers)
             train_vars = self.trainable_weights
-            self._plan = {"layers": layers, "rev": list(enumerate(layers))[::-1],
-                          "first": first, "vars": train_vars,
+            self._plan = {"layers": layers, "first": first, "vars": train_vars,
+                          "rev": [(i, l, _backward_kwargs(layers, i)) for i, l
+                                  in reversed(list(enumerate(layers)))],
                           "grad_layers": [l for l in layers if l.trainable and l._trainable_vars]
                           if self.trainable else []}
         return self._plan
@@ -178,10 +196,10 @@ class Trainer:
         if self._loss_weight != 1.0:
             loss, dy = loss * self._loss_weight, dy * dy.dtype.type(self._loss_weight)
         first = plan["first"]
-        for i, layer in plan["rev"]:
+        for i, layer, kwargs in plan["rev"]:
             if i < first:
                 break
-            dy = layer.backward(dy, need_dx=i > first)
+            dy = layer.backward(dy, need_dx=i > first, **kwargs)
         grads = [g for layer in plan["grad_layers"] for g in layer._grads]
         if plan["vars"]:
             self.optimizer.apply(grads, plan["vars"])
