@@ -1,4 +1,4 @@
-"""The Winograd F(2x2, 3x3) path of conv2d (stride 1, no dilation, 3x3 kernel, C >= 16 and
+"""The Winograd F(2x2, 3x3) paths of conv2d and its kernel gradient (stride 1, no dilation, 3x3 kernel, C >= 16 and
 F >= 16) vs the NumPy float64 oracle: every ISA, both dtypes, odd and tiny sizes (partial edge
 tiles), paddings, activations, blocks of tiles, NaN/inf (which take the GEMM path), determinism."""
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 import cnnext
 import cnnext.ops as ops
 from conftest import assert_close
-from oracle_conv import np_conv2d, np_conv2d_backprop_input
+from oracle_conv import np_conv2d, np_conv2d_backprop_input, np_conv2d_backprop_kernel
 
 ACTS = [None, "relu", "sigmoid", "tanh"]
 
@@ -58,6 +58,39 @@ def test_backprop_input_on_winograd_shapes(isa, dtype):
                      np_conv2d_backprop_input(dy, w, x_shape, padding=padding), dtype, 9 * 32)
 
 
+@pytest.mark.parametrize("hw,padding", [(hw, "same") for hw in SIZES] +
+                         [(hw, "valid") for hw in SIZES if min(hw) >= 3])
+def test_backprop_kernel_sizes(isa, dtype, hw, padding):
+    x = _data((3, *hw, 16), dtype, 20)
+    y_shape = (3, hw[0] - 2, hw[1] - 2, 17) if padding == "valid" else (3, *hw, 17)
+    dy = _data(y_shape, dtype, 21)
+    npix = y_shape[0] * y_shape[1] * y_shape[2]
+    assert_close(ops.conv2d_backprop_kernel(x, dy, (3, 3, 16, 17), padding=padding),
+                 np_conv2d_backprop_kernel(x, dy, (3, 3, 16, 17), padding=padding), dtype, npix)
+
+
+@pytest.mark.parametrize("n", [1, 37, 300])
+def test_backprop_kernel_chunks(dtype, n):
+    """From one block to many chunks of tiles reduced in a fixed order."""
+    x, dy = _data((n, 13, 13, 32), dtype, 22), _data((n, 11, 11, 64), dtype, 23)
+    assert_close(ops.conv2d_backprop_kernel(x, dy, (3, 3, 32, 64)),
+                 np_conv2d_backprop_kernel(x, dy, (3, 3, 32, 64)), dtype, n * 121)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_backprop_kernel_non_finite(bad):
+    x, dy = _data((2, 6, 6, 16), np.float64, 24), _data((2, 4, 4, 16), np.float64, 25)
+    x[1, 0, 0, 2] = bad  # the oracle multiplies inf by zero-padded dy: NaN, as NumPy warns
+    np.testing.assert_array_equal(
+        np.isnan(ops.conv2d_backprop_kernel(x, dy, (3, 3, 16, 16))),
+        np.isnan(np_conv2d_backprop_kernel(x, dy, (3, 3, 16, 16))))
+    dy[0, 3, 3, 7] = bad
+    np.testing.assert_array_equal(
+        np.isnan(ops.conv2d_backprop_kernel(x * 0 + 1, dy, (3, 3, 16, 16))),
+        np.isnan(np_conv2d_backprop_kernel(x * 0 + 1, dy, (3, 3, 16, 16))))
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_values_stay_where_numpy_puts_them(isa, bad):
     """The transforms would spread NaN/inf over a whole tile; such inputs take the GEMM path,
@@ -86,6 +119,20 @@ def test_thread_count_does_not_change_bits():
         for n in (1, 2, 3):
             cnnext.set_num_threads(n)
             outs.append(ops.conv2d(x, w, padding="same", activation="relu"))
+    finally:
+        cnnext.set_num_threads(saved)
+    for o in outs[1:]:
+        np.testing.assert_array_equal(o, outs[0])
+
+
+def test_backprop_kernel_thread_count_does_not_change_bits():
+    x, dy = _data((150, 13, 13, 32), np.float32, 26), _data((150, 11, 11, 64), np.float32, 27)
+    saved = cnnext.get_num_threads()
+    try:
+        outs = []
+        for n in (1, 2, 3):
+            cnnext.set_num_threads(n)
+            outs.append(ops.conv2d_backprop_kernel(x, dy, (3, 3, 32, 64)))
     finally:
         cnnext.set_num_threads(saved)
     for o in outs[1:]:

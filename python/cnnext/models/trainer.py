@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .. import _random, callbacks as _callbacks, losses as _losses, metrics as _metrics
+from .. import _interrupt, _random, callbacks as _callbacks, losses as _losses, metrics as _metrics
 from .. import optimizers as _optimizers
 from . import data_utils as du
 
@@ -53,7 +53,7 @@ def _backward_kwargs(layers, i):
     if _relu_then_max_pool(layers, i):
         return {"relu_mask": True}
     if i + 1 < len(layers) and _relu_then_max_pool(layers, i + 1):
-        return {"preactivated": True}
+        return {"preactivated": layers[i + 1]}
     return {}
 
 
@@ -266,6 +266,20 @@ class Trainer:
         self._get_plan()
         if not self.optimizer.built:
             self.optimizer.build(self._plan["vars"])
+        with _interrupt.guard():  # Ctrl-C lands between steps, never inside one
+            logs = self._fit_epochs(cbs, x, y, sample_weight, validation_data, epochs,
+                                    initial_epoch, steps, batch_size, shuffle,
+                                    validation_steps, validation_batch_size, validation_freq)
+        history = next(c for c in cbs if isinstance(c, _callbacks.History))
+        history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
+        self.history = history
+        return history
+
+    def _fit_epochs(self, cbs, x, y, sample_weight, validation_data, epochs, initial_epoch,
+                    steps, batch_size, shuffle, validation_steps, validation_batch_size,
+                    validation_freq):
+        """The epoch/step loop of `fit`; each training step is atomic w.r.t. SIGINT."""
+        n = x.shape[0]
         cbs.on_train_begin()
         logs = {}
         batch_hooks = cbs.wants("on_train_batch_end") or cbs.wants("on_train_batch_begin")
@@ -283,7 +297,8 @@ class Trainer:
                     idx = lo + _random.generator().permutation(hi - lo)
                 if batch_hooks:
                     cbs.on_train_batch_begin(step)
-                self._train_step(*take(idx))
+                with _interrupt.atomic():
+                    self._train_step(*take(idx))
                 if batch_hooks:
                     cbs.on_train_batch_end(step, self._logs())
                 if self.stop_training:
@@ -299,10 +314,7 @@ class Trainer:
             if self.stop_training:
                 break
         cbs.on_train_end(logs)
-        history = next(c for c in cbs if isinstance(c, _callbacks.History))
-        history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
-        self.history = history
-        return history
+        return logs
 
     # ---- evaluate / predict ------------------------------------------------------------------
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
@@ -370,7 +382,8 @@ class Trainer:
         if not self.optimizer.built:
             self.optimizer.build(self._get_plan()["vars"])
         self._reset_metrics()
-        self._train_step(x, y, None if sample_weight is None else np.asarray(sample_weight))
+        with _interrupt.atomic():
+            self._train_step(x, y, None if sample_weight is None else np.asarray(sample_weight))
         return self._batch_result(return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):

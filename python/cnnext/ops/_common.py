@@ -10,8 +10,8 @@ import operator
 
 import numpy as np
 
-__all__ = ["float_dtype", "as_float", "as_floats", "check_out", "pair", "positive_pair",
-           "normalize_padding", "normalize_axis"]
+__all__ = ["float_dtype", "as_float", "as_floats", "required", "check_out", "pair",
+           "positive_pair", "normalize_padding", "normalize_axis"]
 
 
 def _kind_error(name, arr):
@@ -46,6 +46,14 @@ def as_floats(**named):
     arrs = {k: (None if v is None else _as_ndarray(v, k)) for k, v in named.items()}
     dtype = float_dtype(*[a for a in arrs.values() if a is not None])
     return [None if a is None else np.asarray(a, dtype=dtype, order="C") for a in arrs.values()]
+
+
+def required(**named):
+    """TypeError for a required array-like given as None (as_floats lets None through for the
+    optional ones, which would otherwise fail later as an AttributeError)."""
+    for name, value in named.items():
+        if value is None:
+            raise TypeError(f"`{name}` must be an array of real numbers. Received: {name}=None")
 
 
 def check_out(out, shape, dtype, name="out"):

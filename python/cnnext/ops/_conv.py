@@ -11,7 +11,7 @@ import operator
 import numpy as np
 
 from .. import _core
-from ._common import as_floats, check_out, normalize_padding, positive_pair
+from ._common import as_floats, check_out, normalize_padding, positive_pair, required
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_kernel", "conv2d_backprop_bias"]
 
@@ -115,6 +115,7 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, ac
     if not (activation is None or isinstance(activation, str)) or activation not in _ACTIVATIONS:
         raise ValueError(f"{op}: `activation` must be one of None, 'linear', 'relu', 'sigmoid', "
                          f"'tanh'. Received: activation={activation!r}")
+    required(x=x, kernel=kernel)
     x, kernel, bias = as_floats(x=x, kernel=kernel, bias=bias)
     _check_rank(op, "x", x, "(N, H, W, C)")
     _check_rank(op, "kernel", kernel, "(KH, KW, C, F)")
@@ -141,6 +142,7 @@ def conv2d_backprop_input(dy, kernel, input_shape, strides=1, padding="valid", d
     op = "conv2d_backprop_input"
     raw = (dy, kernel)
     input_shape = _shape4(op, "input_shape", input_shape, "(N, H, W, C)")
+    required(dy=dy, kernel=kernel)
     dy, kernel = as_floats(dy=dy, kernel=kernel)
     _check_rank(op, "dy", dy, "(N, OH, OW, F)")
     _check_rank(op, "kernel", kernel, "(KH, KW, C, F)")
@@ -165,6 +167,7 @@ def conv2d_backprop_kernel(x, dy, kernel_shape, strides=1, padding="valid", dila
     op = "conv2d_backprop_kernel"
     raw = (x, dy)
     kernel_shape = _shape4(op, "kernel_shape", kernel_shape, "(KH, KW, C, F)")
+    required(x=x, dy=dy)
     x, dy = as_floats(x=x, dy=dy)
     _check_rank(op, "x", x, "(N, H, W, C)")
     _check_rank(op, "dy", dy, "(N, OH, OW, F)")
@@ -182,6 +185,7 @@ def conv2d_backprop_kernel(x, dy, kernel_shape, strides=1, padding="valid", dila
 def conv2d_backprop_bias(dy, out=None):
     """Gradient of conv2d with respect to its bias: ``dy.sum((0, 1, 2))`` (deterministic)."""
     raw = dy
+    required(dy=dy)
     (dy,) = as_floats(dy=dy)
     _check_rank("conv2d_backprop_bias", "dy", dy, "(N, OH, OW, F)")
     return _run(lambda o: _core.conv2d_backprop_bias(dy, o), out, dy.shape[3:], dy.dtype,

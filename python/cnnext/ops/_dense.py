@@ -6,7 +6,7 @@ Every op is threaded and gives bitwise-identical results for any thread count.
 import numpy as np
 
 from .. import _core
-from ._common import _as_ndarray, as_float, as_floats, check_out, float_dtype
+from ._common import _as_ndarray, as_float, as_floats, check_out, float_dtype, required
 
 __all__ = ["matmul", "dense", "dense_backprop_input", "dense_backprop_kernel",
            "dense_backprop_bias"]
@@ -26,6 +26,7 @@ def _activation_code(activation):
 
 def _floats(**named):
     """as_floats, keeping 0-d inputs 0-d (np.ascontiguousarray makes them 1-D) for the checks."""
+    required(**{k: v for k, v in named.items() if k != "bias"})
     arrs = as_floats(**named)
     return [a if a is None or np.ndim(v) else a.reshape(()) for a, v in zip(arrs, named.values())]
 
@@ -44,11 +45,24 @@ def _rows(a):
     return a.reshape(-1, a.shape[-1]) if a.shape[-1] else a.reshape(int(np.prod(a.shape[:-1])), 0)
 
 
+def _distinct_elements(arr):
+    """True when no two elements of `arr` share memory. Broadcast (zero-stride) and other
+    overlapping views can report far more elements than the memory behind them (2**60 from
+    one float): they are copied, so an impossible size fails fast as NumPy's MemoryError."""
+    extent = arr.itemsize
+    for stride, n in sorted((abs(s), n) for s, n in zip(arr.strides, arr.shape) if n > 1):
+        if stride < extent:
+            return False
+        extent = stride * (n - 1) + extent
+    return True
+
+
 def _matmul_operand(arr, name, dtype):
     """An ndarray already of the computing dtype goes to _core as it is, whatever its strides
-    (the kernels read transposed, sliced and reversed views in place); anything else is
-    converted once by as_float."""
-    if arr.dtype == dtype and all(s % arr.itemsize == 0 for s in arr.strides):
+    (the kernels read transposed, sliced and reversed views in place), unless its elements
+    overlap; anything else is converted once by as_float."""
+    if (arr.dtype == dtype and all(s % arr.itemsize == 0 for s in arr.strides)
+            and _distinct_elements(arr)):
         return arr
     return as_float(arr, name, dtype)
 

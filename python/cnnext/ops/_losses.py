@@ -93,7 +93,11 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1, return_
 
 
 def _labels(y_true, pred_shape):
-    arr = np.asarray(y_true)
+    try:
+        arr = np.asarray(y_true)
+    except Exception as e:  # ragged lists and other non-array-likes
+        raise TypeError(f"`y_true` must be array-like. Received: {type(y_true).__name__} ({e})") \
+            from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"`y_true` must be an array of integer class labels. Received: y_true "
                         f"with dtype {arr.dtype}")

@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from .. import _core
-from ._common import as_floats
+from ._common import as_floats, required
 
 __all__ = ["batch_norm_forward_train", "batch_norm_forward_infer", "batch_norm_backward",
            "dropout_apply"]
@@ -57,6 +57,7 @@ def batch_norm_forward_train(x, gamma=None, beta=None, epsilon=1e-3):
         (y, mean, var, inv_std): y of x's shape, the others (C,), all in the result dtype.
     """
     epsilon = _epsilon(epsilon)
+    required(x=x)
     x, gamma, beta = as_floats(x=x, gamma=gamma, beta=beta)
     c = _channels(x)
     if x.size == 0:
@@ -73,6 +74,7 @@ def batch_norm_forward_infer(x, gamma, beta, moving_mean, moving_variance, epsil
     gamma and beta may be None (ones / zeros).
     """
     epsilon = _epsilon(epsilon)
+    required(x=x, moving_mean=moving_mean, moving_variance=moving_variance)
     x, gamma, beta, mm, mv = as_floats(x=x, gamma=gamma, beta=beta, moving_mean=moving_mean,
                                        moving_variance=moving_variance)
     c = _channels(x)
@@ -96,6 +98,7 @@ def batch_norm_backward(dy, x, gamma, mean, inv_std, batch_stats=True):
     Returns:
         (dx, dgamma, dbeta).
     """
+    required(dy=dy, x=x, mean=mean, inv_std=inv_std)
     dy, x, gamma, mean, inv_std = as_floats(dy=dy, x=x, gamma=gamma, mean=mean, inv_std=inv_std)
     if dy.shape != x.shape:
         raise ValueError(f"`dy` must have the shape of `x`. Received: dy.shape={dy.shape}, "
@@ -110,8 +113,13 @@ def dropout_apply(x, mask, scale):
     inverted dropout with ``scale = 1 / (1 - rate)``. Also the backward op (pass dy as x).
     NaN in x stays NaN where dropped (``NaN * 0``), as in NumPy.
     """
+    required(x=x)
     (x,) = as_floats(x=x)
-    mask = np.asarray(mask)
+    try:
+        mask = np.asarray(mask)
+    except Exception as e:  # ragged lists and other non-array-likes
+        raise TypeError(f"`mask` must be a bool or uint8 array. Received: {type(mask).__name__} "
+                        f"({e})") from None
     if mask.dtype != np.bool_ and mask.dtype != np.uint8:
         raise TypeError(f"`mask` must be a bool or uint8 array. Received: mask with dtype "
                         f"{mask.dtype}")
@@ -124,5 +132,5 @@ def dropout_apply(x, mask, scale):
         except ValueError:
             raise ValueError(f"`mask` must be broadcastable to the shape of `x`. Received: "
                              f"mask.shape={mask.shape}, x.shape={x.shape}") from None
-    mask = np.ascontiguousarray(mask).view(np.uint8)
+    mask = np.asarray(mask, order="C").view(np.uint8)  # (np.ascontiguousarray makes 0-d 1-d)
     return _core.dropout_apply(x, mask, float(scale))

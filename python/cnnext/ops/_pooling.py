@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from .. import _core
-from ._common import as_float, as_floats, normalize_padding, positive_pair
+from ._common import as_float, as_floats, normalize_padding, positive_pair, required
 
 __all__ = ["max_pool2d", "avg_pool2d", "global_avg_pool2d", "global_max_pool2d",
            "max_pool2d_backward", "avg_pool2d_backward", "global_avg_pool2d_backward",
@@ -96,6 +96,7 @@ def max_pool2d_with_argmax(x, pool_size=2, strides=None, padding="valid"):
 
 def max_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid"):
     """Gradient of ``max_pool2d`` w.r.t. x: each dy goes to its window's first maximum."""
+    required(dy=dy, x=x)
     dy, x = as_floats(dy=dy, x=x)
     _check_rank4(x, "x")
     geo, out_shape = _geometry(x.shape, pool_size, strides, padding)
@@ -185,6 +186,7 @@ def global_avg_pool2d_backward(dy, input_shape):
 
 def global_max_pool2d_backward(dy, x):
     """Gradient of ``global_max_pool2d``: each dy goes to the first maximum of its channel."""
+    required(dy=dy, x=x)
     dy, x = as_floats(dy=dy, x=x)
     _check_rank4(x, "x")
     geo = _global_geo(x.shape)

@@ -8,7 +8,7 @@ per block of rows by the boundary rule and runs a direct SIMD correlation thread
 import numpy as np
 
 from .. import _core
-from ._common import as_floats
+from ._common import as_floats, required
 
 __all__ = ["convolve2d", "correlate2d"]
 
@@ -65,6 +65,7 @@ def _geometry(mode, shape1, shape2, convolve):
 
 def _run(name, in1, in2, mode, boundary, fillvalue, convolve):
     code = _check_mode_boundary(mode, boundary)
+    required(in1=in1, in2=in2)
     in1, in2 = as_floats(in1=in1, in2=in2)
     if in1.ndim != 2 or in2.ndim != 2:
         raise ValueError(f"{name} inputs must both be 2-D arrays. Received: "

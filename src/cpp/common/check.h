@@ -39,10 +39,23 @@ inline int64_t checked_mul(int64_t a, int64_t b, const char* what = "size") {
   return r;
 }
 
+// Product of the dimensions. Like NumPy, the product of the non-zero dimensions must fit as well,
+// so an empty shape such as (0, 2**40, 2**40, 2**40) is refused instead of leaving H * W * C to
+// overflow in the index arithmetic that follows.
 inline int64_t checked_numel(const std::vector<int64_t>& shape, const char* what = "size") {
-  int64_t n = 1;
-  for (int64_t d : shape) n = checked_mul(n, d, what);
+  int64_t n = 1, nonzero = 1;
+  for (int64_t d : shape) {
+    n = checked_mul(n, d, what);
+    if (d != 0) nonzero = checked_mul(nonzero, d, what);
+  }
   return n;
+}
+
+// a * b for cost estimates (work per thread, grain sizes): saturates at INT64_MAX instead of
+// overflowing; a, b >= 0.
+inline int64_t saturating_mul(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
 }
 
 }  // namespace cnnext

@@ -18,6 +18,8 @@ constexpr int64_t kMaxChunks = 64;            // ... and at most this many parti
 constexpr int64_t kMaxPartialElems = int64_t(8) << 20;  // ... holding at most this many values
 constexpr int64_t kBiasChunkRows = 4096;      // backprop_bias: min rows per fixed chunk
 constexpr int64_t kIgemmTileStrips = 8;       // forward igemm: register strips per work item
+constexpr int64_t kIgemmMaxTaps = 1024;       // igemm: pointer workspace per tap and pixel; larger
+                                              // kernels (none in practice) keep im2col + GEMM
 // Direct kernels up to this many input channels (measured, f32, avx512 and avx2, 1 thread):
 // forward: direct 1.3-2x faster than im2col + register-tiled GEMM up to C=8, slower from C=16;
 // backprop_kernel: direct 3x faster at C=1, even at C=3, 1.5x slower at C=8;
@@ -65,12 +67,50 @@ bool use_direct_dx(const ConvGeom& g) {
   return g.C <= kDirectDxMaxC || (g.C <= kDirectDxFastMaxC && direct_dx_fast(g));
 }
 
+// Indirect GEMM (kernels/conv/conv_igemm_impl.h): on every vector ISA, for any stride, dilation
+// and padding; 1x1 stride-1 convolutions are a plain GEMM on x already.
+template <class T>
+bool use_igemm(const ConvKernelsT<T>& ck, const ConvGeom& g) {
+  return ck.igemm_conv && !is_pointwise(g) && g.KH * g.KW <= kIgemmMaxTaps;
+}
+
 // Stride 1 where the flipped-kernel forward convolution (conv2d_backprop_input) multiplies few
 // padding zeros: it computes H * W pixels of K taps where the exact work is OH * OW of them, so
 // 'valid' on small images (13x13 -> 11x11: 40 % more) stays on the GEMM + col2im path (measured
-// f32 avx512: 0.78 vs 1.0 ms there; at 56x56 'same' 35 vs 37.5 ms the other way round).
+// f32 avx512, 32 images: 0.78 vs 1.0 ms there; at 56x56 'same' 35 vs 37.5 ms the other way round,
+// both with the im2col forward; the igemm forward does not change the choice).
 bool dx_as_forward(const ConvGeom& g) {
   return g.sh == 1 && g.sw == 1 && !is_pointwise(g) && g.H * g.W * 8 <= g.OH * g.OW * 9;
+}
+
+// Does some window reach into the zero padding? (Then the im2col path multiplies padding zeros.)
+bool has_padding(const ConvGeom& g) {
+  return g.pt > 0 || g.pl > 0 || (g.OH - 1) * g.sh - g.pt + (g.KH - 1) * g.dh >= g.H ||
+         (g.OW - 1) * g.sw - g.pl + (g.KW - 1) * g.dw >= g.W;
+}
+
+// True when p[0, n) holds an inf or NaN (threaded: a pass over dy costs little beside a conv).
+template <class T>
+bool any_nonfinite(const T* p, int64_t n) {
+  const int64_t chunk = 64 * 1024, nchunks = (n + chunk - 1) / chunk;
+  auto bad = std::unique_ptr<unsigned char[]>(new unsigned char[nchunks > 0 ? nchunks : 1]());
+  parallel_chunks(0, n, chunk, [&](int64_t c, int64_t lo, int64_t hi) {
+    int any = 0;
+    for (int64_t i = lo; i < hi; ++i) any |= !(p[i] - p[i] == T(0));  // inf - inf, NaN: NaN
+    bad[c] = any != 0;
+  });
+  for (int64_t c = 0; c < nchunks; ++c)
+    if (bad[c]) return true;
+  return false;
+}
+
+// The direct kernels skip the taps that fall in the zero padding, while conv's definition (and the
+// im2col path, TF and the NumPy oracle) multiplies them: 0 * inf = NaN. So an inf or NaN operand
+// that meets the padding (the kernel in the forward pass, dy for the kernel gradient) takes the
+// im2col path; finite operands give the same result either way.
+template <class T>
+bool padding_meets_nonfinite(const ConvGeom& g, const T* p, int64_t n) {
+  return has_padding(g) && any_nonfinite(p, n);
 }
 
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -87,6 +127,11 @@ int64_t input_bands(const ConvGeom& g, int64_t threads) {
   return want < most ? want : most;
 }
 
+// 2 * pixels * K * F multiply-adds of one image, saturating (a cost estimate, not an index).
+int64_t image_flops(int64_t pixels, int64_t K, int64_t F) {
+  return saturating_mul(saturating_mul(2 * pixels, K), F);
+}
+
 // Items per thread so that each thread gets at least kMinTaskFlops of work.
 int64_t grain_for(int64_t flops_per_item) {
   if (flops_per_item >= kMinTaskFlops) return 1;
@@ -98,6 +143,7 @@ int64_t grain_for(int64_t flops_per_item) {
 constexpr int64_t kWinogradMinC = 16;
 constexpr int64_t kWinogradMinF = 16;
 constexpr int64_t kWinogradBlockBytes = 128 * 1024;  // V + M of one tile block: stays in L2
+constexpr int64_t kWinogradDwBlockBytes = 512 * 1024;  // kernel gradient: longer GEMM K (tiles)
 
 bool use_winograd(const ConvGeom& g) {
   return g.KH == 3 && g.KW == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 &&
@@ -108,9 +154,9 @@ bool use_winograd(const ConvGeom& g) {
 // input and product (16 x tiles x (C + F) values) fit kWinogradBlockBytes. Fixed by the shape
 // alone, so results do not depend on the thread count.
 template <class T>
-int64_t winograd_block(const ConvGeom& g) {
+int64_t winograd_block(const ConvGeom& g, int64_t bytes = kWinogradBlockBytes) {
   const int64_t mr = gemm_kernels_for<T>().mr > 0 ? gemm_kernels_for<T>().mr : 1;
-  int64_t tb = kWinogradBlockBytes / (16 * (g.C + g.F) * int64_t(sizeof(T)));
+  int64_t tb = bytes / (16 * (g.C + g.F) * int64_t(sizeof(T)));
   tb = tb / mr * mr;
   return tb < mr ? mr : tb;
 }
@@ -143,6 +189,51 @@ bool conv2d_winograd(const ConvGeom& g, const T* x, const T* kernel, const T* bi
       wk.transform_output(g, M.get(), t0, t1, bias, act, y);
     }
   });
+  return true;
+}
+
+// dkernel by Winograd (see winograd.h): fixed chunks of tiles (a function of the shape only)
+// accumulate 16 C x F products V^T . Ye each, reduced in chunk order, then G^T M G. False
+// (nothing written) when x or dy holds NaN or inf.
+template <class T>
+bool conv2d_backprop_kernel_winograd(const ConvGeom& g, const T* x, const T* dy, T* dkernel) {
+  const auto& wk = winograd_kernels_for<T>();
+  const auto& gk = gemm_kernels_for<T>();
+  const int64_t C = g.C, F = g.F, MF = 16 * C * F;
+  if (!wk.all_finite(dy, g.N * g.OH * g.OW * F) || !wk.all_finite(x, g.N * g.H * g.W * C))
+    return false;
+  const int64_t tiles = g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2);
+  const int64_t tb = winograd_block<T>(g, kWinogradDwBlockBytes);
+  int64_t max_chunks = kMaxPartialElems / MF;
+  if (max_chunks > kMaxChunks) max_chunks = kMaxChunks;
+  int64_t want = tiles / (4 * tb);
+  if (want > max_chunks) want = max_chunks;
+  if (want > 1 && want % 2 == 1) want += want < max_chunks ? 1 : -1;
+  if (want < 1) want = 1;
+  const int64_t chunk = (tiles + want - 1) / want, nchunks = (tiles + chunk - 1) / chunk;
+  auto partial = buffer<T>(nchunks * MF);
+  parallel_chunks(0, tiles, chunk, [&](int64_t ci, int64_t q0, int64_t q1) {
+    auto V = buffer<T>(16 * tb * C), Ye = buffer<T>(16 * tb * F);
+    auto pb = buffer<T>(gk.packed_b_size(tb, F));
+    T* acc = partial.get() + ci * MF;
+    GemmEpilogue<T> ep;
+    for (int64_t t0 = q0; t0 < q1; t0 += tb) {
+      const int64_t t1 = t0 + tb < q1 ? t0 + tb : q1, nt = t1 - t0;
+      wk.transform_input(g, x, t0, t1, V.get());
+      wk.transform_dy(g, dy, t0, t1, Ye.get());
+      for (int xi = 0; xi < 16; ++xi) {
+        // acc[xi] (C x F) += V[xi]^T (C x nt) . Ye[xi] (nt x F)
+        gk.pack_b(nt, F, Ye.get() + xi * nt * F, F, 1, pb.get());
+        gk.gemm(C, F, nt, V.get() + xi * nt * C, 1, C, pb.get(), acc + xi * C * F, F, ep);
+      }
+      ep.accumulate = true;
+    }
+  });
+  for (int64_t c = 1; c < nchunks; ++c) {
+    const T* src = partial.get() + c * MF;
+    for (int64_t i = 0; i < MF; ++i) partial[i] += src[i];
+  }
+  wk.transform_grad(C, F, partial.get(), dkernel);
   return true;
 }
 
@@ -180,7 +271,7 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* kernel, const T* bia
   if (M == 0 || F == 0) return;
   const auto& gk = gemm_kernels_for<T>();
   const auto& ck = conv_kernels_for<T>();
-  if (use_direct(g)) {
+  if (use_direct(g) && !padding_meets_nonfinite(g, kernel, K * F)) {
     auto packed = buffer<T>(ck.direct_packed_size(g));
     ck.direct_pack(g, kernel, bias, packed.get());
     const int64_t tm = 256, ntiles = (M + tm - 1) / tm;
@@ -192,7 +283,7 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* kernel, const T* bia
   if (use_winograd(g) && conv2d_winograd(g, x, kernel, bias, act, y)) return;
   auto packed = buffer<T>(gk.packed_b_size(K, F));
   gk.pack_b(K, F, kernel, F, 1, packed.get());
-  if (ck.igemm_conv && !is_pointwise(g)) {  // no im2col: the micro-kernel reads x in place
+  if (use_igemm(ck, g)) {  // no im2col: the micro-kernel reads x in place
     auto zero = buffer<T>(g.C);
     std::memset(zero.get(), 0, sizeof(T) * g.C);
     // Threads split the register strips evenly (not whole tiles: at 41 tiles one of two threads
@@ -240,7 +331,8 @@ void conv2d_backprop_input(const ConvGeom& g, const T* dy, const T* kernel, T* d
     auto packed = buffer<T>(ck.direct_packed_size(g));
     ck.direct_pack(g, kernel, nullptr, packed.get());
     const int64_t bands = input_bands(g, get_num_threads()), band_h = (g.H + bands - 1) / bands;
-    parallel_for(0, g.N * bands, grain_for(2 * ohw * K * F / bands), [&](int64_t i0, int64_t i1) {
+    parallel_for(0, g.N * bands, grain_for(image_flops(ohw, K, F) / bands),
+                 [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
         const int64_t n = i / bands, ih0 = i % bands * band_h;
         const int64_t ih1 = ih0 + band_h < g.H ? ih0 + band_h : g.H;
@@ -291,7 +383,8 @@ void conv2d_backprop_input(const ConvGeom& g, const T* dy, const T* kernel, T* d
   // are cut, so the result does not depend on the thread count.
   const int64_t bands = input_bands(g, get_num_threads());
   const int64_t band_h = (g.H + bands - 1) / bands, span = (g.KH - 1) * g.dh;
-  parallel_for(0, g.N * bands, grain_for(2 * ohw * K * F / bands), [&](int64_t i0, int64_t i1) {
+  parallel_for(0, g.N * bands, grain_for(image_flops(ohw, K, F) / bands),
+               [&](int64_t i0, int64_t i1) {
     auto dcol = buffer<T>(tm * K);
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t n = i / bands, ih0 = i % bands * band_h;
@@ -319,6 +412,7 @@ void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkern
     std::memset(dkernel, 0, sizeof(T) * KF);
     return;
   }
+  if (use_winograd(g) && conv2d_backprop_kernel_winograd(g, x, dy, dkernel)) return;
   const auto& gk = gemm_kernels_for<T>();
   const auto& ck = conv_kernels_for<T>();
   const bool pointwise = is_pointwise(g);
@@ -337,9 +431,17 @@ void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkern
   const int64_t chunk = (M + want - 1) / want;
   const int64_t nchunks = (M + chunk - 1) / chunk;
   auto partial = buffer<T>(nchunks == 1 ? 0 : nchunks * KF);
-  if (use_direct_dw(g)) {
+  if (use_direct_dw(g) && !padding_meets_nonfinite(g, dy, M * F)) {
     parallel_chunks(0, M, chunk, [&](int64_t c, int64_t q0, int64_t q1) {
       ck.direct_dw(g, x, dy, q0, q1, false, nchunks == 1 ? dkernel : partial.get() + c * KF);
+    });
+  } else if (ck.igemm_dw && use_igemm(ck, g)) {  // no im2col: the micro-kernel reads x in place
+    auto zero = buffer<T>(g.C);
+    std::memset(zero.get(), 0, sizeof(T) * g.C);
+    parallel_chunks(0, M, chunk, [&](int64_t c, int64_t q0, int64_t q1) {
+      auto ind = buffer<const T*>(ck.igemm_dw_tile * g.KH * g.KW);
+      ck.igemm_dw(g, x, dy, q0, q1, false, zero.get(), ind.get(),
+                  nchunks == 1 ? dkernel : partial.get() + c * KF);
     });
   } else {
     parallel_chunks(0, M, chunk, [&](int64_t c, int64_t q0, int64_t q1) {

@@ -1,5 +1,7 @@
 #include "ops/loss.h"
 
+#include <limits>
+
 #include "common/check.h"
 #include "common/parallel.h"
 #include "kernels/loss/loss.h"
@@ -27,6 +29,12 @@ template <class T>
 void dense_loss(Loss kind, bool from_logits, const T* y, const T* p, T* loss, T* grad,
                 int64_t rows, int64_t k) {
   CNNEXT_CHECK(rows >= 0 && k >= 0, "loss: negative dimension");
+  if (rows == 0) return;
+  if (k == 0) {  // no classes (the kernels' row blocks divide by k): NumPy's empty mean / sum
+    const T v = kind == Loss::categorical_crossentropy ? T(0) : std::numeric_limits<T>::quiet_NaN();
+    for (int64_t r = 0; r < rows; ++r) loss[r] = v;
+    return;
+  }
   const auto& K = kernels<T>();
   typename LossKernelsT<T>::Dense fn = nullptr;
   double gs = 1.0 / static_cast<double>(rows > 0 ? rows : 1);
@@ -57,6 +65,7 @@ void sparse_categorical_crossentropy(bool from_logits, const int64_t* labels, co
     CNNEXT_CHECK(labels[r] >= 0 && labels[r] < k, "sparse_categorical_crossentropy: labels must "
                  "be in [0, ", k, ") for ", k, " classes, but got label ", labels[r], " at index ",
                  r);
+  if (rows == 0) return;  // (k == 0 with rows > 0 failed the label check above)
   const auto& K = kernels<T>();
   auto fn = from_logits ? K.sparse_categorical_crossentropy_logits
                         : K.sparse_categorical_crossentropy;

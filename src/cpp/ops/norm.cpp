@@ -118,10 +118,36 @@ void batch_norm_backward(const T* dy, const T* x, int64_t rows, int64_t c, const
     b[j] = batch_stats ? T(-g * inv * inv * dg / n) : T(0);
     d[j] = batch_stats ? T(-g * inv * sdy / n) : T(0);
   }
-  over_rows(rows, c, [&](int64_t lo, int64_t hi) {
-    k.backward_dx(dy + lo * c, x + lo * c, mean, a.data(), b.data(), d.data(), dx + lo * c,
-                  hi - lo, c);
-  });
+  if (!batch_stats) {  // dx = gamma * inv_std * dy: x and mean take no part (a NaN there stays out)
+    const std::vector<T> zero(c, T(0));
+    over_rows(rows, c, [&](int64_t lo, int64_t hi) {
+      k.affine(dy + lo * c, zero.data(), a.data(), zero.data(), dx + lo * c, hi - lo, c);
+    });
+  } else {
+    over_rows(rows, c, [&](int64_t lo, int64_t hi) {
+      k.backward_dx(dy + lo * c, x + lo * c, mean, a.data(), b.data(), d.data(), dx + lo * c,
+                    hi - lo, c);
+    });
+  }
+  // The factored form above (inv_std pulled out of the sums) equals the documented formula for
+  // finite values only; a channel holding inf or NaN is recomputed term by term as written, so
+  // NaN and inf land where NumPy's formula puts them (dgamma = sum(dy * xhat) = 0 for no rows).
+  for (int64_t j = 0; j < c; ++j) {
+    const double inv = double(inv_std[j]), g = double(gamma[j]);
+    if (std::isfinite(inv) && std::isfinite(g) && std::isfinite(md[j]) && std::isfinite(sums[j]) &&
+        std::isfinite(sums[c + j]))
+      continue;
+    double dg = 0.0;
+    for (int64_t r = 0; r < rows; ++r)
+      dg += double(dy[r * c + j]) * ((double(x[r * c + j]) - md[j]) * inv);
+    dgamma[j] = T(dg);
+    if (!batch_stats) continue;
+    const double sdy = sums[j];
+    for (int64_t r = 0; r < rows; ++r) {
+      const double xhat = (double(x[r * c + j]) - md[j]) * inv;
+      dx[r * c + j] = T(g * inv * (double(dy[r * c + j]) - sdy / n - xhat * dg / n));
+    }
+  }
 }
 
 template <class T>

@@ -30,7 +30,7 @@ int64_t pad_before(int64_t in, int64_t out, int64_t k, int64_t s) {
 template <class F>
 void for_rows(const PoolGeom& g, const F& row) {
   const int64_t rows = g.N * g.OH;
-  parallel_for(0, rows, grain_for(g.OW * g.C * g.KH), [&](int64_t lo, int64_t hi) {
+  parallel_for(0, rows, grain_for(saturating_mul(g.OW * g.C, g.KH)), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) row(r / g.OH, r % g.OH, r * g.OW * g.C);
   });
 }

@@ -32,6 +32,12 @@ struct WinogradKernelsT {
   // skipped.
   void (*transform_output)(const ConvGeom& g, const T* Mx, int64_t t0, int64_t t1,
                            const T* bias, Act act, T* y);
+  // Kernel gradient (dy as the 2x2 "filter", Lavin's F(3x3, 2x2)): dW = G^T [sum over tiles of
+  // (B^T d B) . (A e A^T)] G, with e the tile's 2x2 block of dy (zero beyond OH x OW).
+  // Ye (16 x nt x F) = A e A^T for tiles [t0, t1) of dy.
+  void (*transform_dy)(const ConvGeom& g, const T* dy, int64_t t0, int64_t t1, T* Ye);
+  // dkernel (3, 3, C, F) = G^T Mx G from Mx (16 x C x F).
+  void (*transform_grad)(int64_t C, int64_t F, const T* Mx, T* dkernel);
   // true when none of x[0, n) is NaN or infinite (the transforms mix neighbouring inputs, so a
   // non-finite value would spread to outputs that do not read it: such inputs take the GEMM path).
   bool (*all_finite)(const T* x, int64_t n);

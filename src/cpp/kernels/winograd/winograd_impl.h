@@ -155,6 +155,83 @@ void transform_kernel(int64_t C, int64_t F, const T* kernel, T* U) {
   }
 }
 
+// A e A^T for filters [f, f + lanes): e = the tile's 2x2 dy block (null rows/cells are zero).
+template <class V>
+CNNEXT_INLINE void dy_points(const lane_t<V>* const* src, int64_t f, lane_t<V>* out,
+                             int64_t stride) {
+  using T = lane_t<V>;
+  V e[2][2];
+  for (int k = 0; k < 4; ++k)
+    e[k / 2][k % 2] = src[k] ? load<V>(src[k] + f) : splat<V>(T(0));
+  V t[4][2];  // A e, A = [1 0; 1 1; 1 -1; 0 -1]
+  for (int j = 0; j < 2; ++j) {
+    t[0][j] = e[0][j];
+    t[1][j] = e[0][j] + e[1][j];
+    t[2][j] = e[0][j] - e[1][j];
+    t[3][j] = -e[1][j];
+  }
+  for (int i = 0; i < 4; ++i) {  // (A e) A^T
+    T* o = out + i * 4 * stride + f;
+    store(o, t[i][0]);
+    store(o + stride, t[i][0] + t[i][1]);
+    store(o + 2 * stride, t[i][0] - t[i][1]);
+    store(o + 3 * stride, -t[i][1]);
+  }
+}
+
+template <class T>
+void transform_dy(const ConvGeom& g, const T* dy, int64_t t0, int64_t t1, T* Ye) {
+  using V = vec_t<T>;
+  constexpr int W = kWidth<T>;
+  const int64_t F = g.F, stride = (t1 - t0) * F;
+  const T* src[4];
+  for (int64_t t = t0; t < t1; ++t) {
+    const TileCoord tc = tile_coord(g, t);
+    for (int k = 0; k < 4; ++k) {
+      const int64_t oh = tc.oh + k / 2, ow = tc.ow + k % 2;
+      src[k] = oh < g.OH && ow < g.OW ? dy + ((tc.n * g.OH + oh) * g.OW + ow) * F : nullptr;
+    }
+    T* out = Ye + (t - t0) * F;
+    int64_t f = 0;
+    for (; f + W <= F; f += W) dy_points<V>(src, f, out, stride);
+    for (; f < F; ++f) dy_points<T>(src, f, out, stride);
+  }
+}
+
+// G^T m G for one (c, f-vector): G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1].
+template <class V>
+CNNEXT_INLINE void grad_points(const lane_t<V>* m, int64_t plane, lane_t<V>* dk, int64_t tap) {
+  using T = lane_t<V>;
+  const V h = splat<V>(T(0.5));
+  V r[4][4];
+  for (int k = 0; k < 16; ++k) r[k / 4][k % 4] = load<V>(m + k * plane);
+  V t[3][4];  // G^T m
+  for (int j = 0; j < 4; ++j) {
+    t[0][j] = r[0][j] + h * (r[1][j] + r[2][j]);
+    t[1][j] = h * (r[1][j] - r[2][j]);
+    t[2][j] = h * (r[1][j] + r[2][j]) + r[3][j];
+  }
+  for (int i = 0; i < 3; ++i) {  // (G^T m) G
+    store(dk + (i * 3 + 0) * tap, t[i][0] + h * (t[i][1] + t[i][2]));
+    store(dk + (i * 3 + 1) * tap, h * (t[i][1] - t[i][2]));
+    store(dk + (i * 3 + 2) * tap, h * (t[i][1] + t[i][2]) + t[i][3]);
+  }
+}
+
+template <class T>
+void transform_grad(int64_t C, int64_t F, const T* Mx, T* dkernel) {
+  using V = vec_t<T>;
+  constexpr int W = kWidth<T>;
+  const int64_t plane = C * F;
+  for (int64_t c = 0; c < C; ++c) {
+    const T* m = Mx + c * F;
+    T* dk = dkernel + c * F;
+    int64_t f = 0;
+    for (; f + W <= F; f += W) grad_points<V>(m + f, plane, dk + f, plane);
+    for (; f < F; ++f) grad_points<T>(m + f, plane, dk + f, plane);
+  }
+}
+
 // x * 0 is 0 for finite x and NaN for NaN or +-inf, so the sum stays 0 exactly when all are finite.
 template <class T>
 bool all_finite(const T* x, int64_t n) {
@@ -170,7 +247,8 @@ bool all_finite(const T* x, int64_t n) {
 
 template <class T>
 constexpr WinogradKernelsT<T> table() {
-  return {&transform_kernel<T>, &transform_input<T>, &transform_output<T>, &all_finite<T>};
+  return {&transform_kernel<T>, &transform_input<T>, &transform_output<T>, &transform_dy<T>,
+          &transform_grad<T>, &all_finite<T>};
 }
 
 }  // namespace
