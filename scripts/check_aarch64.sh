@@ -2,6 +2,7 @@
 # Compile-checks every translation unit that an aarch64 build compiles (portable + NEON paths,
 # no AVX files) with a cross compiler: `apt-get install g++-aarch64-linux-gnu`. Bindings are
 # syntax-checked against this host's Python headers. Exit status 1 on any failure.
+# To build the module and run the test suite on aarch64 (qemu-user): scripts/test_aarch64_qemu.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 CXX=${CXX:-aarch64-linux-gnu-g++}

@@ -222,6 +222,10 @@ CNNEXT_INLINE T first(T a, T) {
   return a;
 }
 
+// spread() fills w[0, nr * k) before map_binary reads it, which aarch64 GCC 12 cannot see ("may
+// be used uninitialized", a false positive); silenced for this function only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 template <bool Grad, class T>
 void cce_logits_block(const T* y, const T* x, T* loss, T* g, int64_t nr, int64_t k, T gs) {
   T d[kBlock], e[kBlock], w[kBlock], s[kBlock], red[kBlock];
@@ -246,6 +250,7 @@ void cce_logits_block(const T* y, const T* x, T* loss, T* g, int64_t nr, int64_t
     });
   }
 }
+#pragma GCC diagnostic pop
 
 template <bool Grad, class T>
 void cce_probs_block(const T* y, const T* p, T* loss, T* g, int64_t nr, int64_t k, T gs) {
