@@ -22,6 +22,13 @@ needs_fork = pytest.mark.skipif("fork" not in mp.get_all_start_methods(),
                                 reason="no fork start method on this platform")
 
 
+# Python 3.12+ (and JAX, when another test imported it) warn that fork() in a threaded process may
+# deadlock: that is what these tests check does not happen to cnnext.
+def quiet_fork(test):
+    test = pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")(test)
+    return pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")(test)
+
+
 @pytest.fixture
 def default_threads():
     """Restore cnnext's default thread count whatever the test set."""
@@ -134,7 +141,7 @@ def _fork_and_check(wl, expected, threads=None):
 
 
 @needs_fork
-@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+@quiet_fork
 @pytest.mark.parametrize("child_threads", [None, 2], ids=["default", "set2"])
 def test_fork_after_threaded_ops(default_threads, child_threads):
     if not cnnext._core.openmp_enabled():
@@ -149,7 +156,7 @@ def test_fork_after_threaded_ops(default_threads, child_threads):
 
 
 @needs_fork
-@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+@quiet_fork
 def test_fork_while_another_thread_runs_ops(default_threads):
     wl = workloads(**SIZE)
     cnnext.set_num_threads(2)
@@ -178,7 +185,7 @@ _POOL_WL = {}
 
 
 @needs_fork
-@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+@quiet_fork
 def test_fork_pool_map(default_threads):
     """multiprocessing.Pool with fork workers after threaded ops: right answers, no hang."""
     _POOL_WL.update(workloads(**SIZE))
