@@ -220,3 +220,14 @@ def test_fused_step_is_thread_count_independent():
 def test_backward_kwargs_helper_on_short_stacks():
     layers = [L.MaxPooling2D(2)]
     assert _trainer._backward_kwargs(layers, 0) == {}
+
+
+def test_backend_copies_misaligned_arrays():
+    """A misaligned view (a user's array at an odd byte offset) never reaches the kernels."""
+    raw = np.zeros(4 * 4 * 4 + 1, np.uint8)[1:].view(np.float32).reshape(1, 4, 4, 1)
+    assert not raw.flags.aligned
+    raw[...] = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+    k = np.ones((2, 2, 1, 1), np.float32)
+    np.testing.assert_array_equal(_backend.conv2d(raw, k, None, (1, 1), "valid", (1, 1)),
+                                  ops.conv2d(raw.copy(), k))
+    assert not _backend._direct(raw)

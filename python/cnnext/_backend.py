@@ -31,12 +31,13 @@ def _act_arg(act):
 
 
 def _direct(*arrays):
-    """True when every non-None argument is a C-contiguous float32/float64 ndarray of one dtype."""
+    """True when every non-None argument is a C-contiguous, aligned float32/float64 ndarray of one
+    dtype."""
     dtype = None
     for a in arrays:
         if a is None:
             continue
-        if type(a) is not np.ndarray or not a.flags.c_contiguous:
+        if type(a) is not np.ndarray or not (a.flags.c_contiguous and a.flags.aligned):
             return False
         if dtype is None:
             if a.dtype not in _FLOATS:
@@ -49,7 +50,8 @@ def _direct(*arrays):
 
 def _usable_out(out, shape, dtype):
     return (out is not None and type(out) is np.ndarray and out.shape == tuple(shape)
-            and out.dtype == dtype and out.flags.c_contiguous and out.flags.writeable)
+            and out.dtype == dtype and out.flags.c_contiguous and out.flags.aligned
+            and out.flags.writeable)
 
 
 @functools.lru_cache(maxsize=256)

@@ -34,18 +34,25 @@ def float_dtype(*arrays):
     return np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
 
 
+def _aligned(arr):
+    """arr, or a copy of it if its data is not aligned to the item size (a view at an odd byte
+    offset): C++ may only read a float through a float-aligned pointer."""
+    return arr if arr.flags.aligned else arr.copy()
+
+
 def as_float(x, name="x", dtype=None):
-    """One array-like -> C-contiguous float32/float64 ndarray (never the caller's buffer if
-    a conversion was needed; the caller's buffer unchanged either way)."""
+    """One array-like -> C-contiguous, aligned float32/float64 ndarray (never the caller's buffer
+    if a conversion was needed; the caller's buffer unchanged either way)."""
     arr = _as_ndarray(x, name)
-    return np.asarray(arr, dtype=dtype or float_dtype(arr), order="C")  # keeps 0-d as 0-d
+    return _aligned(np.asarray(arr, dtype=dtype or float_dtype(arr), order="C"))  # 0-d stays 0-d
 
 
 def as_floats(**named):
     """Several array-likes -> one common float dtype. Keyword order is kept; None passes through."""
     arrs = {k: (None if v is None else _as_ndarray(v, k)) for k, v in named.items()}
     dtype = float_dtype(*[a for a in arrs.values() if a is not None])
-    return [None if a is None else np.asarray(a, dtype=dtype, order="C") for a in arrs.values()]
+    return [None if a is None else _aligned(np.asarray(a, dtype=dtype, order="C"))
+            for a in arrs.values()]
 
 
 def required(**named):
@@ -68,6 +75,8 @@ def check_out(out, shape, dtype, name="out"):
         raise ValueError(f"`{name}` must have shape {tuple(shape)}. Received: {out.shape}")
     if not out.flags.writeable:
         raise ValueError(f"`{name}` must be writeable")
+    if not out.flags.aligned:
+        raise ValueError(f"`{name}` must be aligned to its item size ({out.itemsize} bytes)")
     return out
 
 

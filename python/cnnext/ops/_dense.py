@@ -60,9 +60,9 @@ def _distinct_elements(arr):
 def _matmul_operand(arr, name, dtype):
     """An ndarray already of the computing dtype goes to _core as it is, whatever its strides
     (the kernels read transposed, sliced and reversed views in place), unless its elements
-    overlap; anything else is converted once by as_float."""
-    if (arr.dtype == dtype and all(s % arr.itemsize == 0 for s in arr.strides)
-            and _distinct_elements(arr)):
+    overlap; anything else, misaligned data included, is converted once by as_float."""
+    if (arr.dtype == dtype and arr.flags.aligned
+            and all(s % arr.itemsize == 0 for s in arr.strides) and _distinct_elements(arr)):
         return arr
     return as_float(arr, name, dtype)
 

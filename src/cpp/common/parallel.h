@@ -15,6 +15,9 @@ namespace cnnext {
 int get_num_threads();
 void set_num_threads(int n);  // n <= 0 restores the default (OpenMP's own limit)
 bool openmp_enabled();
+// Records that this process started an OpenMP team: a child fork()ed after that runs ops serially,
+// because GNU libgomp's thread pool does not survive fork (the child's next team would hang).
+void note_team_started();
 
 // Calls fn(lo, hi) over [begin, end) split into contiguous chunks, one per thread, each at least
 // `grain` long (serial when the range is under 2 * grain or only one thread is allowed). The split
@@ -33,6 +36,7 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& fn) {
     return;
   }
 #if defined(CNNEXT_OPENMP)
+  note_team_started();
   std::exception_ptr error;
   std::mutex error_mu;
 #pragma omp parallel num_threads(static_cast<int>(nt))

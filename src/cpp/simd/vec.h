@@ -188,7 +188,7 @@ CNNEXT_INLINE V vexp(V x) {
   const V hi = splat<V>(f32 ? T(88.72283905206835) : T(709.782712893384));
   const V lo = splat<V>(f32 ? T(-87.33654475) : T(-708.3964185322641));
   V xc = select(x > hi, hi, x);
-  xc = select(xc < lo, lo, xc);
+  xc = select(xc >= lo, xc, lo);  // NaN -> lo too: n stays small, no UB in the int conversion/shift
   const V magic = splat<V>(f32 ? T(12582912.0) : T(6755399441055744.0));  // 1.5 * 2^(mantissa bits)
   V t = xc * splat<V>(T(1.4426950408889634)) + magic;
   V n = t - magic;
