@@ -391,3 +391,35 @@ def test_backprop_input_row_streaming_threads(dtype, f):
         cnnext.set_num_threads(prev)
     np.testing.assert_array_equal(res[0], res[1])
     assert_close(res[0], np_conv2d_backprop_input(dy, wt, x_shape, padding="same"), dtype, 9 * 32)
+
+
+# ---- backprop_input at stride 1 as a forward convolution with the flipped kernel --------------
+
+@pytest.mark.parametrize("case", [
+    ((2, 9, 11, 5), (4, 4, 5, 3), 1, "same", 1),         # even kernel: padding split 1 / 2
+    ((1, 12, 14, 20), (3, 5, 20, 9), 1, "same", (2, 1)),  # dilation, asymmetric kernel
+    ((1, 60, 57, 6), (2, 3, 6, 7), 1, "valid", (1, 2)),  # large 'valid': few padding zeros
+    ((2, 16, 16, 33), (3, 3, 33, 17), 1, "same", 1),     # channels and filters off the tiles
+    ((1, 3, 2, 12), (5, 4, 12, 6), 1, "same", 1),        # kernel larger than the image
+], ids=str)
+def test_backprop_input_as_flipped_forward(isa, dtype, case):
+    x_shape, k_shape, s, padding, d = case
+    kw = dict(strides=s, padding=padding, dilation_rate=d)
+    w = _data(k_shape, dtype, 1)
+    dy = _data(ops.conv2d(np.zeros(x_shape, dtype), w, **kw).shape, dtype, 2)
+    assert_close(ops.conv2d_backprop_input(dy, w, x_shape, **kw),
+                 np_conv2d_backprop_input(dy, w, x_shape, **kw), dtype, np.prod(k_shape[:3]))
+
+
+# ---- forward by indirect GEMM (C > 8): register strips of pixels x filter panels --------------
+
+@pytest.mark.parametrize("f", EDGES + [40, 47, 64, 65])
+def test_igemm_filter_tile_edges(isa, dtype, f):
+    """Filters around the panel widths, 7 * 3 * 2 = 42 pixels (partial last strip), padding taps."""
+    _check_all(((2, 7, 5, 11), (3, 2, 11, f), (1, 2), "same", (2, 1)), dtype, "relu", seed=f)
+
+
+@pytest.mark.parametrize("n, h, w", [(1, 1, 1), (1, 3, 4), (1, 5, 5), (3, 4, 5), (1, 13, 1)])
+def test_igemm_pixel_counts(isa, dtype, n, h, w):
+    """1 to 60 output pixels: strips that span rows and images, and a lone partial strip."""
+    _check_all(((n, h, w, 12), (3, 3, 12, 33), 1, "same", 1), dtype, seed=h * w)

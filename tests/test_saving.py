@@ -3,7 +3,6 @@ every kind of malformed or hostile file (each must give a clear ValueError and c
 import io
 import json
 import os
-import pickle
 import warnings
 import zipfile
 
@@ -283,39 +282,6 @@ def edit_weights(path, out, fn):
     return write_zip(out, list(members.items()))
 
 
-def test_pickle_payloads_are_never_unpickled(tmp_path, saved):
-    m, good = saved
-    marker = tmp_path / "UNPICKLED"
-    payload = pickle.dumps(Trap(marker))
-    cases = {
-        "pickle.keras": lambda p: p.write_bytes(payload),
-        "cfg.keras": lambda p: write_zip(p, [("metadata.json", b"{}"), ("config.json", payload),
-                                            ("model.weights.h5", b"")]),
-        "w.keras": lambda p: write_zip(p, [(n, payload if n == "model.weights.h5" else d)
-                                          for n, d in members_of(good)]),
-        "npz.keras": lambda p: write_zip(p, members_of(good) + [("model.weights.npz", payload)]),
-    }
-    for name, make in cases.items():
-        make(tmp_path / name)
-        with pytest.raises(ValueError, match=r"(not a readable zip|not valid JSON|not an HDF5|"
-                                             r"unexpected archive member)"):
-            saving.load_model(tmp_path / name)
-    (tmp_path / "p.weights.h5").write_bytes(payload)
-    with pytest.raises(ValueError, match="not an HDF5 file"):
-        saving.load_weights(m, tmp_path / "p.weights.h5")
-    assert not marker.exists()
-
-
-@pytest.mark.parametrize("name", ["../evil.json", "/etc/evil", "assets/../../evil",
-                                  "C:/evil", "assets\\..\\evil", "a/../../b"])
-def test_unsafe_member_paths(tmp_path, saved, name):
-    _, good = saved
-    path = write_zip(tmp_path / "bad.keras", members_of(good) + [(name, b"x")])
-    with pytest.raises(ValueError, match="unsafe archive member path"):
-        saving.load_model(path)
-    assert not (tmp_path.parent / "evil").exists() and not (tmp_path / "evil.json").exists()
-
-
 def test_asset_folders_are_ignored(tmp_path, saved):
     m, good = saved
     path = write_zip(tmp_path / "a.keras", members_of(good) + [("assets/", b""),
@@ -343,34 +309,6 @@ def test_zip_bomb_is_refused(tmp_path, saved, monkeypatch):
     monkeypatch.setattr(saving._archive, "MAX_JSON_BYTES", 4 << 20)
     with pytest.raises(ValueError, match="possible zip bomb"):
         saving.load_model(path)
-
-
-@pytest.mark.parametrize("frac", [0.0, 0.05, 0.3, 0.6, 0.95, -1])
-def test_truncated_keras_file(tmp_path, saved, frac):
-    _, good = saved
-    data = good.read_bytes()
-    cut = data[:-1] if frac == -1 else data[:int(len(data) * frac)]
-    (tmp_path / "cut.keras").write_bytes(cut)
-    with pytest.raises(ValueError, match="Invalid `.keras` file"):
-        saving.load_model(tmp_path / "cut.keras")
-
-
-def test_truncated_weights(tmp_path, saved):
-    m, good = saved
-    members = members_of(good)
-    h5 = dict(members)["model.weights.h5"]
-    bad = write_zip(tmp_path / "h.keras", [(n, h5[: len(h5) // 2] if n == "model.weights.h5"
-                                            else d) for n, d in members])
-    with pytest.raises(ValueError, match="Invalid weights file"):
-        saving.load_model(bad)
-    saving.save_weights(m, tmp_path / "w.weights.h5")
-    raw = (tmp_path / "w.weights.h5").read_bytes()
-    (tmp_path / "t.weights.h5").write_bytes(raw[: len(raw) // 3])
-    before = m.get_weights()
-    with pytest.raises(ValueError, match="Invalid weights file"):
-        saving.load_weights(m, tmp_path / "t.weights.h5")
-    for a, b in zip(before, m.get_weights()):
-        np.testing.assert_array_equal(a, b)
 
 
 def _set_layer(i, **kv):

@@ -2,59 +2,182 @@
 
 Layers, losses and optimizers call these thin wrappers instead of the ops directly, so each op's
 exact signature is written down once. No computation happens here beyond argument plumbing.
+
+The training step calls these wrappers a dozen times per batch, so Python overhead matters (issue
+4: a step of a tiny model should cost microseconds). When every array argument is already a
+C-contiguous ndarray of the same float dtype -- always the case inside ``fit`` -- a wrapper goes
+straight to ``cnnext._core`` with the geometry it validated once for these shapes (cached), and
+writes into the caller's reusable ``out=`` buffers, so a training step allocates no large arrays.
+Anything else takes the public op's full conversion and validation path. The C++ bindings check
+shapes and dtypes again either way, so the direct path cannot write outside an array.
 """
-from . import ops
+import functools
+
+import numpy as np
+
+from . import _core, ops
+from .ops import _conv, _dense, _pooling
 
 _FUSED = ("linear", "relu", "sigmoid", "tanh")
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _act_arg(act):
     return None if act in (None, "linear") else act
 
 
+def _direct(*arrays):
+    """True when every non-None argument is a C-contiguous float32/float64 ndarray of one dtype."""
+    dtype = None
+    for a in arrays:
+        if a is None:
+            continue
+        if type(a) is not np.ndarray or not a.flags.c_contiguous:
+            return False
+        if dtype is None:
+            if a.dtype not in _FLOATS:
+                return False
+            dtype = a.dtype
+        elif a.dtype != dtype:
+            return False
+    return True
+
+
+def _usable_out(out, shape, dtype):
+    return (out is not None and type(out) is np.ndarray and out.shape == tuple(shape)
+            and out.dtype == dtype and out.flags.c_contiguous and out.flags.writeable)
+
+
+@functools.lru_cache(maxsize=256)
+def _conv_geometry(op, x_shape, k_shape, strides, padding, dilation_rate):
+    return _conv._geometry(op, x_shape, k_shape, strides, padding, dilation_rate)
+
+
+@functools.lru_cache(maxsize=256)
+def _pool_geometry(shape, pool_size, strides, padding):
+    return _pooling._geometry(shape, pool_size, strides, padding)
+
+
+def _hashable(*args):
+    try:
+        hash(args)
+        return True
+    except TypeError:
+        return False
+
+
 # ---- convolution ------------------------------------------------------------------------------
 def conv2d(x, kernel, bias, strides, padding, dilation_rate, activation=None, out=None):
+    act = _act_arg(activation)
+    if (_direct(x, kernel, bias) and x.ndim == 4 and kernel.ndim == 4
+            and x.shape[3] == kernel.shape[2] and act in _conv._ACTIVATIONS
+            and _hashable(strides, padding, dilation_rate)):
+        out_hw, pad, s, d = _conv_geometry("conv2d", x.shape, kernel.shape, strides, padding,
+                                           dilation_rate)
+        shape = (x.shape[0],) + out_hw + (kernel.shape[3],)
+        return _core.conv2d(x, kernel, bias, s, d, pad, out_hw, _conv._ACTIVATIONS[act],
+                            out if _usable_out(out, shape, x.dtype) else None)
     return ops.conv2d(x, kernel, bias, strides=strides, padding=padding,
-                      dilation_rate=dilation_rate, activation=_act_arg(activation), out=out)
+                      dilation_rate=dilation_rate, activation=act, out=out)
 
 
 def conv2d_backprop_input(dy, kernel, input_shape, strides, padding, dilation_rate, out=None):
+    input_shape = tuple(input_shape)
+    if (_direct(dy, kernel) and dy.ndim == 4 and kernel.ndim == 4 and len(input_shape) == 4
+            and _hashable(strides, padding, dilation_rate)):
+        _, pad, s, d = _conv_geometry("conv2d_backprop_input", input_shape, kernel.shape,
+                                      strides, padding, dilation_rate)
+        return _core.conv2d_backprop_input(
+            dy, kernel, input_shape, s, d, pad,
+            out if _usable_out(out, input_shape, dy.dtype) else None)
     return ops.conv2d_backprop_input(dy, kernel, input_shape, strides=strides, padding=padding,
                                      dilation_rate=dilation_rate, out=out)
 
 
 def conv2d_backprop_kernel(x, dy, kernel_shape, strides, padding, dilation_rate, out=None):
+    kernel_shape = tuple(kernel_shape)
+    if (_direct(x, dy) and x.ndim == 4 and dy.ndim == 4 and len(kernel_shape) == 4
+            and _hashable(strides, padding, dilation_rate)):
+        _, pad, s, d = _conv_geometry("conv2d_backprop_kernel", x.shape, kernel_shape, strides,
+                                      padding, dilation_rate)
+        return _core.conv2d_backprop_kernel(
+            x, dy, kernel_shape, s, d, pad,
+            out if _usable_out(out, kernel_shape, x.dtype) else None)
     return ops.conv2d_backprop_kernel(x, dy, kernel_shape, strides=strides, padding=padding,
                                       dilation_rate=dilation_rate, out=out)
 
 
 def conv2d_backprop_bias(dy, out=None):
+    if _direct(dy) and dy.ndim == 4:
+        return _core.conv2d_backprop_bias(
+            dy, out if _usable_out(out, dy.shape[3:], dy.dtype) else None)
     return ops.conv2d_backprop_bias(dy, out=out)
 
 
-# ---- dense ------------------------------------------------------------------------------------
-def dense(x, kernel, bias, activation=None):
-    return ops.dense(x, kernel, bias, activation=_act_arg(activation))
+# ---- dense (x, dy: 2-D) ----------------------------------------------------------------------
+def dense(x, kernel, bias, activation=None, out=None):
+    act = _act_arg(activation)
+    if (_direct(x, kernel, bias) and x.ndim == 2 and kernel.ndim == 2
+            and act in _dense._ACTIVATIONS):
+        shape = (x.shape[0], kernel.shape[1])
+        return _core.dense(x, kernel, bias, _dense._ACTIVATIONS[act],
+                           out if _usable_out(out, shape, x.dtype) else None)
+    return ops.dense(x, kernel, bias, activation=act)
 
 
-def dense_backprop_input(dy, kernel):
+def dense_backprop_input(dy, kernel, out=None):
+    if _direct(dy, kernel) and dy.ndim == 2 and kernel.ndim == 2:
+        shape = (dy.shape[0], kernel.shape[0])
+        return _core.dense_backprop_input(dy, kernel,
+                                          out if _usable_out(out, shape, dy.dtype) else None)
     return ops.dense_backprop_input(dy, kernel)
 
 
-def dense_backprop_kernel(x, dy):
+def dense_backprop_kernel(x, dy, out=None):
+    if _direct(x, dy) and x.ndim == 2 and dy.ndim == 2:
+        shape = (x.shape[1], dy.shape[1])
+        return _core.dense_backprop_kernel(x, dy,
+                                           out if _usable_out(out, shape, x.dtype) else None)
     return ops.dense_backprop_kernel(x, dy)
 
 
 def dense_backprop_bias(dy):
+    if _direct(dy) and dy.ndim == 2:
+        return _core.dense_backprop_bias(dy)
     return ops.dense_backprop_bias(dy)
 
 
 # ---- pooling ----------------------------------------------------------------------------------
-def max_pool2d_with_argmax(x, pool_size, strides, padding):
+def max_pool2d(x, pool_size, strides, padding):
+    if _direct(x) and x.ndim == 4 and _hashable(pool_size, strides, padding):
+        geo, _ = _pool_geometry(x.shape, pool_size, strides, padding)
+        return _core.max_pool2d(x, *geo)
+    return ops.max_pool2d(x, pool_size, strides=strides, padding=padding)
+
+
+def max_pool2d_with_argmax(x, pool_size, strides, padding, out=None, argmax_out=None):
+    if _direct(x) and x.ndim == 4 and _hashable(pool_size, strides, padding):
+        geo, shape = _pool_geometry(x.shape, pool_size, strides, padding)
+        idx_dtype = np.uint8 if geo[0] * geo[1] <= 256 else np.int32
+        if _usable_out(out, shape, x.dtype) and _usable_out(argmax_out, shape, idx_dtype):
+            return _core.max_pool2d_with_argmax(x, *geo, out=out, argmax_out=argmax_out)
+        return _core.max_pool2d_with_argmax(x, *geo)
     return ops.max_pool2d_with_argmax(x, pool_size, strides=strides, padding=padding)
 
 
-def max_pool2d_backward(dy, argmax, input_shape, pool_size, strides, padding):
+def max_pool2d_backward(dy, argmax, input_shape, pool_size, strides, padding, out=None):
+    """`argmax` must come from max_pool2d_with_argmax on an input of `input_shape` (the direct
+    path trusts its window indices instead of re-scanning them)."""
+    input_shape = tuple(input_shape)
+    if (_direct(dy) and dy.ndim == 4 and type(argmax) is np.ndarray
+            and argmax.flags.c_contiguous and len(input_shape) == 4
+            and _hashable(pool_size, strides, padding)):
+        geo, shape = _pool_geometry(input_shape, pool_size, strides, padding)
+        idx_dtype = np.uint8 if geo[0] * geo[1] <= 256 else np.int32
+        if dy.shape == shape and argmax.shape == shape and argmax.dtype == idx_dtype:
+            return _core.max_pool2d_backward_from_argmax(
+                dy, argmax, input_shape, *geo,
+                out=out if _usable_out(out, input_shape, dy.dtype) else None)
     return ops.max_pool2d_backward_from_argmax(dy, argmax, input_shape, pool_size,
                                                strides=strides, padding=padding)
 
@@ -92,14 +215,17 @@ def activation_forward(name, x, axis=-1):
     return getattr(ops, name)(x)
 
 
-def activation_backward(name, dy, y, axis=-1):
+def activation_backward(name, dy, y, axis=-1, out=None):
     """d(act)/dx · dy given the forward output y (relu: y > 0 iff x > 0)."""
     if name == "linear":
         return dy
-    if name == "relu":
-        return ops.relu_backward(dy, y)
     if name == "softmax":
         return ops.softmax_backward(dy, y, axis=axis)
+    if name in ("relu", "sigmoid", "tanh") and _direct(dy, y) and dy.shape == y.shape:
+        return getattr(_core, name + "_backward")(
+            dy, y, out if _usable_out(out, y.shape, y.dtype) else None)
+    if name == "relu":
+        return ops.relu_backward(dy, y)
     return getattr(ops, name + "_backward")(dy, y)
 
 

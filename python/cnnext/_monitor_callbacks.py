@@ -140,9 +140,11 @@ class ModelCheckpoint(_MonitorCallback):
                 raise ValueError("When using `save_weights_only=True` in `ModelCheckpoint`, the "
                                  "filepath provided must end in `.weights.h5` (Keras weights "
                                  f"format). Received: filepath={self.filepath}")
-        elif not self.filepath.endswith((".keras", ".h5")):
-            raise ValueError("The filepath provided must end in `.keras` (Keras model format). "
-                             f"Received: filepath={self.filepath}")
+        elif not self.filepath.endswith(".keras"):
+            legacy = (" (legacy HDF5 `.h5` models are not supported by cnnext)"
+                      if self.filepath.endswith((".h5", ".hdf5")) else "")
+            raise ValueError("The filepath provided must end in `.keras` (Keras model format)"
+                             f"{legacy}. Received: filepath={self.filepath}")
         if save_freq != "epoch" and not isinstance(save_freq, int):
             raise ValueError(f"Unrecognized save_freq: {save_freq}. Expected save_freq are "
                              "'epoch' or integer values")

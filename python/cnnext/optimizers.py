@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from . import _backend, _naming
+from . import _backend, _interrupt, _naming
 from ._variable import Variable
 
 __all__ = ["Optimizer", "Adam", "SGD", "RMSprop", "get", "serialize", "deserialize"]
@@ -131,11 +131,12 @@ class Optimizer:
                              f"Received: {len(grads)}")
         grads = self._clip(grads)
         lr = self._current_lr()
-        if self.weight_decay:
-            for w in self._param_arrays:
-                w -= w * np.asarray(self.weight_decay * lr, w.dtype)
-        self._update(self._param_arrays, grads, lr, int(self._iterations.value) + 1)
-        self._iterations.value += 1
+        with _interrupt.atomic():  # Ctrl-C never leaves a half-applied step
+            if self.weight_decay:
+                for w in self._param_arrays:
+                    w -= w * np.asarray(self.weight_decay * lr, w.dtype)
+            self._update(self._param_arrays, grads, lr, int(self._iterations.value) + 1)
+            self._iterations.value += 1
 
     def _clip(self, grads):
         if self.clipvalue is not None:

@@ -134,9 +134,15 @@ class Conv2D(Layer):
             outs.append(self._conv(xg, kg, bg, act))
         return np.ascontiguousarray(np.concatenate(outs, axis=-1))
 
-    def backward(self, dy, need_dx=True):
+    def backward(self, dy, need_dx=True, preactivated=False):
+        """preactivated: dy is already the gradient before the activation (the training plan
+        sets it when the following MaxPooling2D applied this layer's relu mask)."""
         x, y = self._x, self._y
-        dz = _backend.activation_backward(self._act, dy, y)
+        if preactivated:
+            dz = dy
+        else:
+            dz = _backend.activation_backward(self._act, dy, y,
+                                              out=self._buffer("dz", y.shape, y.dtype))
         args = (self.strides, self.padding, self.dilation_rate)
         if self.groups == 1 and dz.dtype == self.kernel.dtype:
             dk = _backend.conv2d_backprop_kernel(
@@ -159,7 +165,8 @@ class Conv2D(Layer):
                     dxs.append(_backend.conv2d_backprop_input(dzg, kg, xg.shape, *args))
             dk = np.ascontiguousarray(np.concatenate(dks, axis=-1))
             dx = np.ascontiguousarray(np.concatenate(dxs, axis=-1)) if need_dx else None
-        self._grads = [dk, _backend.conv2d_backprop_bias(dz)] if self.use_bias else [dk]
+        self._grads = ([dk, _backend.conv2d_backprop_bias(
+            dz, out=self._buffer("db", (self.filters,), dz.dtype))] if self.use_bias else [dk])
         self._x = self._y = None
         return dx
 

@@ -52,8 +52,10 @@ class Dense(Layer):
         lead = x.shape[:-1]
         x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
         fused = self._act if self._act != "softmax" else "linear"
+        out = (self._buffer("y", (x2.shape[0], self.units), x2.dtype)
+               if training and x2.dtype == self.kernel.dtype else None)
         y = _backend.dense(x2, self.kernel.value, self.bias.value if self.use_bias else None,
-                           fused)
+                           fused, out=out)
         if fused != self._act:
             y = _backend.activation_forward(self._act, y)
         if training:
@@ -63,14 +65,17 @@ class Dense(Layer):
     def backward(self, dy, need_dx=True):
         x, y = self._x, self._y
         lead = dy.shape[:-1]
-        dz = _backend.activation_backward(self._act, dy.reshape(y.shape), y)
-        self._grads = [_backend.dense_backprop_kernel(x, dz)]
+        dz = _backend.activation_backward(self._act, dy.reshape(y.shape), y,
+                                          out=self._buffer("dz", y.shape, y.dtype))
+        self._grads = [_backend.dense_backprop_kernel(
+            x, dz, out=self._buffer("dk", self.kernel.shape, self.kernel.dtype))]
         if self.use_bias:
             self._grads.append(_backend.dense_backprop_bias(dz))
         self._x = self._y = None
         if not need_dx:
             return None
-        dx = _backend.dense_backprop_input(dz, self.kernel.value)
+        dx = _backend.dense_backprop_input(dz, self.kernel.value,
+                                           out=self._buffer("dx", x.shape, dz.dtype))
         return dx.reshape(lead + (x.shape[-1],))
 
     def get_config(self):

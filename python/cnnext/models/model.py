@@ -5,8 +5,9 @@ graph as long as it is a single chain from one ``Input``.
 """
 import json
 
+import numpy as np
 
-from .. import _naming
+from .. import _interrupt, _naming
 from .. import layers as _layers
 from ..layers.base_layer import Layer
 from ..layers.input_layer import InputLayer
@@ -142,10 +143,26 @@ class Model(Trainer, Layer):
             raise ValueError(
                 f"You called `set_weights(weights)` on layer '{self.name}' with a weight list of "
                 f"length {len(weights)}, but the layer was expecting {len(mine)} weights.")
+        # Check and convert everything first, then assign (atomically w.r.t. Ctrl-C): a bad entry
+        # anywhere leaves every layer as it was, as in Keras.
+        plan = []
         for layer in self.layers:
             n = len(layer.weights)
-            layer.set_weights(weights[:n])
+            values = []
+            for var, value in zip(layer.weights, weights[:n]):
+                value = np.asarray(value)
+                if value.shape != var.shape:
+                    raise ValueError(f"Layer {layer.name} weight shape {var.shape} is not "
+                                     f"compatible with provided weight shape {value.shape}.")
+                if value.dtype.kind not in "biuf":
+                    raise ValueError(f"Layer {layer.name} weights must be real numbers. "
+                                     f"Received dtype {value.dtype}.")
+                values.append(value.astype(var.value.dtype, copy=False))
+            plan.append((layer, values))
             weights = weights[n:]
+        with _interrupt.atomic():
+            for layer, values in plan:
+                layer.set_weights(values)
 
     def count_params(self):
         if not self.built:
@@ -219,11 +236,7 @@ class Model(Trainer, Layer):
 
 
 def model_from_json(json_string, custom_objects=None):
-    """Rebuild a model (architecture only) from ``model.to_json()``."""
-    from .sequential import Sequential
-    obj = json.loads(json_string)
-    if not isinstance(obj, dict) or obj.get("class_name") != "Sequential":
-        raise ValueError("cnnext can rebuild Sequential models only from JSON.")
-    return Sequential.from_config(obj["config"])
-
-
+    """Rebuild a model (architecture only) from ``model.to_json()``; only known classes are
+    ever built and malformed or hostile JSON raises ``ValueError`` (see `saving`)."""
+    from .. import saving
+    return saving.model_from_json(json_string, custom_objects=custom_objects)

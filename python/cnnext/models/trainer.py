@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .. import _random, callbacks as _callbacks, losses as _losses, metrics as _metrics
+from .. import _interrupt, _random, callbacks as _callbacks, losses as _losses, metrics as _metrics
 from .. import optimizers as _optimizers
 from . import data_utils as du
 
@@ -38,6 +38,23 @@ def _single_loss_weight(loss_weights):
         raise ValueError("`loss_weights` must be a number (or a list/dict with one number) for "
                          f"a single-output model. Received: loss_weights={loss_weights!r}")
     return float(value)
+
+
+def _relu_then_max_pool(layers, i):
+    """layers[i] is a MaxPooling2D right after a Conv2D whose (fused) activation is relu."""
+    from ..layers import Conv2D, MaxPooling2D
+    return (i > 0 and type(layers[i]) is MaxPooling2D and type(layers[i - 1]) is Conv2D
+            and layers[i - 1]._act == "relu" and layers[i - 1].groups == 1)
+
+
+def _backward_kwargs(layers, i):
+    """Backward fusion: a relu conv followed by max-pooling gets its relu mask applied by the
+    pooling layer on the pooled grid (a quarter of the size), so the conv skips its own pass."""
+    if _relu_then_max_pool(layers, i):
+        return {"relu_mask": True}
+    if i + 1 < len(layers) and _relu_then_max_pool(layers, i + 1):
+        return {"preactivated": True}
+    return {}
 
 
 def _sorted_logs(logs):
@@ -157,8 +174,9 @@ class Trainer:
             first = next((i for i, l in enumerate(layers) if l.trainable and l._trainable_vars),
                          len(layers)) if self.trainable else len(layers)
             train_vars = self.trainable_weights
-            self._plan = {"layers": layers, "rev": list(enumerate(layers))[::-1],
-                          "first": first, "vars": train_vars,
+            self._plan = {"layers": layers, "first": first, "vars": train_vars,
+                          "rev": [(i, l, _backward_kwargs(layers, i)) for i, l
+                                  in reversed(list(enumerate(layers)))],
                           "grad_layers": [l for l in layers if l.trainable and l._trainable_vars]
                           if self.trainable else []}
         return self._plan
@@ -178,10 +196,10 @@ class Trainer:
         if self._loss_weight != 1.0:
             loss, dy = loss * self._loss_weight, dy * dy.dtype.type(self._loss_weight)
         first = plan["first"]
-        for i, layer in plan["rev"]:
+        for i, layer, kwargs in plan["rev"]:
             if i < first:
                 break
-            dy = layer.backward(dy, need_dx=i > first)
+            dy = layer.backward(dy, need_dx=i > first, **kwargs)
         grads = [g for layer in plan["grad_layers"] for g in layer._grads]
         if plan["vars"]:
             self.optimizer.apply(grads, plan["vars"])
@@ -248,6 +266,20 @@ class Trainer:
         self._get_plan()
         if not self.optimizer.built:
             self.optimizer.build(self._plan["vars"])
+        with _interrupt.guard():  # Ctrl-C lands between steps, never inside one
+            logs = self._fit_epochs(cbs, x, y, sample_weight, validation_data, epochs,
+                                    initial_epoch, steps, batch_size, shuffle,
+                                    validation_steps, validation_batch_size, validation_freq)
+        history = next(c for c in cbs if isinstance(c, _callbacks.History))
+        history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
+        self.history = history
+        return history
+
+    def _fit_epochs(self, cbs, x, y, sample_weight, validation_data, epochs, initial_epoch,
+                    steps, batch_size, shuffle, validation_steps, validation_batch_size,
+                    validation_freq):
+        """The epoch/step loop of `fit`; each training step is atomic w.r.t. SIGINT."""
+        n = x.shape[0]
         cbs.on_train_begin()
         logs = {}
         batch_hooks = cbs.wants("on_train_batch_end") or cbs.wants("on_train_batch_begin")
@@ -265,7 +297,8 @@ class Trainer:
                     idx = lo + _random.generator().permutation(hi - lo)
                 if batch_hooks:
                     cbs.on_train_batch_begin(step)
-                self._train_step(*take(idx))
+                with _interrupt.atomic():
+                    self._train_step(*take(idx))
                 if batch_hooks:
                     cbs.on_train_batch_end(step, self._logs())
                 if self.stop_training:
@@ -281,10 +314,7 @@ class Trainer:
             if self.stop_training:
                 break
         cbs.on_train_end(logs)
-        history = next(c for c in cbs if isinstance(c, _callbacks.History))
-        history.params = {"verbose": verbose, "epochs": epochs, "steps": steps}
-        self.history = history
-        return history
+        return logs
 
     # ---- evaluate / predict ------------------------------------------------------------------
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
@@ -352,7 +382,8 @@ class Trainer:
         if not self.optimizer.built:
             self.optimizer.build(self._get_plan()["vars"])
         self._reset_metrics()
-        self._train_step(x, y, None if sample_weight is None else np.asarray(sample_weight))
+        with _interrupt.atomic():
+            self._train_step(x, y, None if sample_weight is None else np.asarray(sample_weight))
         return self._batch_result(return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):

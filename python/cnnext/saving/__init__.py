@@ -11,10 +11,14 @@ File layout (identical to what Keras 3.15 writes, so either library reads the ot
   ``conv2d_1``; the ``vars`` group's attribute ``name`` is the layer's name), an empty ``vars``
   group for the model itself, and ``optimizer/vars/<i>`` for the optimizer's variables.
 
-Loading never unpickles or evaluates anything: JSON is parsed as data, HDF5 datasets are read only
-as plain numeric arrays, zip members are read in memory with size caps (never extracted), and
-every serialized object must name a known layer / initializer / optimizer / loss / metric class
+Loading never unpickles or evaluates anything and never writes a file: JSON is parsed as data
+(at most 64 levels deep), HDF5 datasets are read only as plain numeric arrays stored in the file
+itself (no links, external or virtual data, or plugin filters), zip members are read in memory,
+never extracted, under size caps checked before inflating (the weights member may not be much
+larger than the model needs, and the model's weights may not be larger than the weights member),
+and every serialized object must name a known layer / initializer / optimizer / loss / metric class
 (or one passed in ``custom_objects``). Anything else raises ``ValueError`` saying what was found.
+``safe_mode`` is accepted for Keras compatibility; cnnext behaves as Keras's safe mode always.
 """
 import datetime
 import io
@@ -22,14 +26,17 @@ import json
 import os
 import zipfile
 
-from ._archive import (CONFIG as _CONFIG, METADATA as _METADATA, MAX_WEIGHTS_BYTES,
-                       WEIGHTS as _WEIGHTS, _atomic_write, _check_path,
-                       _parse_json, _read_capped, _read_keras_zip)
-from ._serialization import (_check_config_tree, _deserialize_model, _serialize_model,
-                             _to_json_safe)  # noqa: F401 (models.to_json uses it)
-from ._weights import _load_h5_into_model, _open_h5, _weights_to_h5_bytes
+import numpy as np
 
-__all__ = ["save_model", "load_model", "save_weights", "load_weights"]
+from ._archive import (CONFIG as _CONFIG, METADATA as _METADATA, MAX_WEIGHTS_BYTES,
+                       WEIGHTS as _WEIGHTS, _atomic_write, _check_path, _KerasZip,
+                       _parse_json, _read_capped)
+from ._serialization import (_check_config_tree, _check_depth, _deserialize_model,
+                             _serialize_model, _to_json_safe)  # noqa: F401 (models.to_json)
+from ._weights import (_check_h5_signature, _load_h5_into_model, _open_h5,
+                       _weights_to_h5_bytes)
+
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "model_from_json"]
 
 KERAS_VERSION = "3.15.1"  # the Keras release whose file layout this module writes
 
@@ -71,26 +78,58 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         The model, built, with its weights (and compiled, with optimizer state, if saved so).
     """
     path = _check_path(filepath, (".keras",), must_exist=True)
-    members = _read_keras_zip(path)
-    if _CONFIG not in members or _WEIGHTS not in members:
-        missing = [n for n in (_CONFIG, _WEIGHTS) if n not in members]
-        raise ValueError(f"Invalid `.keras` file {path!s}: missing archive member(s) {missing}. "
-                         f"Received members: {sorted(members)}")
-    if _METADATA in members:
-        metadata = _parse_json(members[_METADATA], _METADATA)
-        if not isinstance(metadata, dict):
-            raise ValueError(f"Invalid `.keras` file: {_METADATA} must hold a JSON object. "
-                             f"Received: {type(metadata).__name__}")
-    config = _parse_json(members[_CONFIG], _CONFIG)
-    custom_objects = dict(custom_objects or {})
-    try:
-        _check_config_tree(config, custom_objects)
-    except RecursionError:
-        raise ValueError("Invalid `.keras` file: config.json is nested too deeply.") from None
-    model = _deserialize_model(config, custom_objects, compile)
-    with _open_h5(members[_WEIGHTS], _WEIGHTS) as f:
+    with _KerasZip(path) as zf:
+        missing = [n for n in (_CONFIG, _WEIGHTS) if n not in zf]
+        if missing:
+            raise ValueError(f"Invalid `.keras` file {path!s}: missing archive member(s) "
+                             f"{missing}. Received members: {sorted(zf.infos)}")
+        if _METADATA in zf:
+            metadata = _parse_json(zf.read(_METADATA), _METADATA)
+            if not isinstance(metadata, dict):
+                raise ValueError(f"Invalid `.keras` file: {_METADATA} must hold a JSON object. "
+                                 f"Received: {type(metadata).__name__}")
+        config = _parse_json(zf.read(_CONFIG), _CONFIG)
+        _check_h5_signature(zf.head(_WEIGHTS, 8), _WEIGHTS)
+        custom_objects = dict(custom_objects or {})
+        _check_config(config, custom_objects)
+        model = _deserialize_model(config, custom_objects, compile,
+                                   weights_budget=zf.size(_WEIGHTS))
+        data = zf.read(_WEIGHTS, _weights_read_cap(model))
+    with _open_h5(data, _WEIGHTS) as f:
         _load_h5_into_model(f, model, load_optimizer=compile, skip_mismatch=False)
     return model
+
+
+def model_from_json(json_string, custom_objects=None):
+    """Rebuild a model (architecture only) from `model.to_json()`, with the same checks as
+    `load_model`: known classes only, no code, bounded nesting; bad input raises ValueError."""
+    if isinstance(json_string, bytes):
+        data = json_string
+    elif isinstance(json_string, str):
+        data = json_string.encode("utf-8", "surrogatepass")
+    else:
+        raise TypeError(f"`json_string` must be a str. Received: {type(json_string).__name__}")
+    config = _parse_json(data, "the string", source="model JSON")
+    custom_objects = dict(custom_objects or {})
+    _check_config(config, custom_objects, "the string", "model JSON")
+    return _deserialize_model(config, custom_objects, compile=False)
+
+
+def _check_config(config, custom_objects, what=_CONFIG, source="`.keras` file"):
+    _check_depth(config, what, source)  # first: the tree walk below recurses
+    _check_config_tree(config, custom_objects)
+
+
+def _weights_read_cap(model):
+    """The most bytes a weights file for `model` may hold: 16 times its weights and optimizer
+    state (room for extra optimizer slots, float64 copies) plus HDF5 overhead per variable. Checked before
+    anything is read or inflated, so a small model never makes us allocate gigabytes."""
+    arrays = list(model.get_weights())
+    opt = getattr(model, "optimizer", None)
+    if opt is not None and getattr(opt, "built", False):
+        arrays += [np.asarray(getattr(v, "value", v)) for v in opt.variables]
+    nbytes = sum(int(np.asarray(a).nbytes) for a in arrays)
+    return min(MAX_WEIGHTS_BYTES, (1 << 20) + 16 * nbytes + (64 << 10) * 4 * len(arrays))
 
 
 def save_weights(model, filepath, overwrite=True):
@@ -109,12 +148,14 @@ def load_weights(model, filepath, skip_mismatch=False):
     """
     _check_model(model)
     path = _check_path(filepath, (".weights.h5", ".keras"), must_exist=True)
+    cap = _weights_read_cap(model)
     if str(path).endswith(".keras"):
-        data = _read_keras_zip(path).get(_WEIGHTS)
-        if data is None:
-            raise ValueError(f"Invalid `.keras` file {path!s}: no member {_WEIGHTS!r}.")
+        with _KerasZip(path) as zf:
+            if _WEIGHTS not in zf:
+                raise ValueError(f"Invalid `.keras` file {path!s}: no member {_WEIGHTS!r}.")
+            data = zf.read(_WEIGHTS, cap)
     else:
-        data = _read_capped(path, MAX_WEIGHTS_BYTES, "weights file")
+        data = _read_capped(path, cap, "weights file")
     with _open_h5(data, os.path.basename(str(path))) as f:
         _load_h5_into_model(f, model, load_optimizer=True, skip_mismatch=skip_mismatch)
 

@@ -53,6 +53,9 @@ def _atomic_write(path, data, overwrite):
 
 
 def _read_capped(path, cap, what):
+    if os.path.getsize(path) > cap:
+        raise ValueError(f"The {what} {path} is larger than the {cap} bytes allowed "
+                         f"({os.path.getsize(path)} bytes).")
     with open(path, "rb") as f:
         data = f.read(cap + 1)
     if len(data) > cap:
@@ -60,33 +63,63 @@ def _read_capped(path, cap, what):
     return data
 
 
-def _read_keras_zip(path):
-    """Return {member name: bytes} for a `.keras` archive, read in memory with size caps."""
-    try:
-        zf = zipfile.ZipFile(path, "r")
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-        raise ValueError(f"Invalid `.keras` file {path}: not a readable zip archive (truncated "
-                         f"or another format). {type(e).__name__}: {e}") from None
-    members = {}
-    with zf:
-        infos = zf.infolist()
+class _KerasZip:
+    """A `.keras` archive open for reading. Every member name is checked when it is opened;
+    members are read in memory, one at a time and only on request, under a size cap that is
+    checked against the declared size before inflating and again while inflating (zip bombs)."""
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            self.zf = zipfile.ZipFile(path, "r")
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+            raise ValueError(f"Invalid `.keras` file {path}: not a readable zip archive "
+                             f"(truncated or another format). {type(e).__name__}: {e}") from None
+        try:
+            self.infos = self._check_members(self.zf.infolist())
+        except BaseException:
+            self.zf.close()
+            raise
+
+    def _check_members(self, infos):
         if len(infos) > MAX_MEMBERS:
-            raise ValueError(f"Invalid `.keras` file {path}: {len(infos)} archive members "
+            raise ValueError(f"Invalid `.keras` file {self.path}: {len(infos)} archive members "
                              f"(at most {MAX_MEMBERS} allowed).")
+        members = {}
         for info in infos:
             name = info.filename
             _check_member_name(name)
             if name in members:
                 raise ValueError(f"Invalid `.keras` file: duplicate archive member {name!r}.")
-            if name.startswith("assets/") or name.endswith("/"):
-                members[name] = None  # Keras asset folders: cnnext's layers have none
-                continue
-            if name not in (METADATA, CONFIG, WEIGHTS):
+            if not (name.startswith("assets/") or name.endswith("/")  # Keras asset folders
+                    or name in (METADATA, CONFIG, WEIGHTS)):
                 raise ValueError(f"Invalid `.keras` file: unexpected archive member {name!r}. "
                                  f"Expected only {METADATA}, {CONFIG}, {WEIGHTS}.")
+            members[name] = info
+        return {n: i for n, i in members.items() if n in (METADATA, CONFIG, WEIGHTS)}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.zf.close()
+        return False
+
+    def __contains__(self, name):
+        return name in self.infos
+
+    def size(self, name):
+        """The member's declared uncompressed size."""
+        return self.infos[name].file_size
+
+    def head(self, name, n):
+        """The first `n` bytes of a member (to check a signature before reading it all)."""
+        return _read_member(self.zf, self.infos[name], MAX_WEIGHTS_BYTES, limit=n)
+
+    def read(self, name, cap=None):
+        if cap is None:
             cap = MAX_WEIGHTS_BYTES if name == WEIGHTS else MAX_JSON_BYTES
-            members[name] = _read_member(zf, info, cap)
-    return {k: v for k, v in members.items() if v is not None}
+        return _read_member(self.zf, self.infos[name], cap)
 
 
 def _check_member_name(name):
@@ -97,7 +130,7 @@ def _check_member_name(name):
                          "(absolute paths and '..' are not allowed).")
 
 
-def _read_member(zf, info, cap):
+def _read_member(zf, info, cap, limit=None):
     if info.file_size > cap:
         raise ValueError(f"Invalid `.keras` file: archive member {info.filename!r} declares "
                          f"{info.file_size} bytes uncompressed, more than the {cap} allowed "
@@ -106,7 +139,7 @@ def _read_member(zf, info, cap):
     try:
         with zf.open(info, "r") as f:
             while True:
-                chunk = f.read(_READ_CHUNK)
+                chunk = f.read(_READ_CHUNK if limit is None else limit - total)
                 if not chunk:
                     break
                 total += len(chunk)
@@ -114,6 +147,8 @@ def _read_member(zf, info, cap):
                     raise ValueError(f"Invalid `.keras` file: archive member {info.filename!r} "
                                      f"expands past {cap} bytes (possible zip bomb).")
                 chunks.append(chunk)
+                if limit is not None and total >= limit:
+                    break
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as e:
         raise ValueError(f"Invalid `.keras` file: cannot read archive member "
                          f"{info.filename!r} (truncated or corrupt). "
@@ -121,7 +156,7 @@ def _read_member(zf, info, cap):
     return b"".join(chunks)
 
 
-def _parse_json(data, what):
+def _parse_json(data, what, source="`.keras` file"):
     def no_duplicates(pairs):
         obj = {}
         for k, v in pairs:
@@ -137,5 +172,5 @@ def _parse_json(data, what):
         return json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates,
                           parse_constant=no_constants)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise ValueError(f"Invalid `.keras` file: {what} is not valid JSON "
+        raise ValueError(f"Invalid {source}: {what} is not valid JSON "
                          f"({type(e).__name__}: {e}).") from None

@@ -125,7 +125,77 @@ def _keras_module(module):
     return module
 
 
-def _deserialize_model(config, custom_objects, compile):
+MAX_CONFIG_DEPTH = 64  # Keras configs nest about 8 deep; deeper is hostile or broken
+
+
+def _check_depth(obj, what="config.json", source="`.keras` file"):
+    """Iteratively reject JSON nested more than MAX_CONFIG_DEPTH levels (before any recursion)."""
+    stack = [(obj, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_CONFIG_DEPTH:
+            raise ValueError(f"Invalid {source}: {what} is nested too deeply (more than "
+                             f"{MAX_CONFIG_DEPTH} levels).")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+
+
+def _weight_bytes(layer, shape):
+    """Bytes of the weights `layer` would allocate when built for the batch shape `shape`."""
+    import numpy as np
+    from .. import layers as L
+
+    dims = [d if isinstance(d, int) and d > 0 else 0 for d in shape]
+    if not dims:
+        return 0
+    if isinstance(layer, L.Dense):
+        count = dims[-1] * layer.units + layer.units * layer.use_bias
+    elif isinstance(layer, L.Conv2D):
+        kh, kw = layer.kernel_size
+        count = kh * kw * (dims[-1] // max(layer.groups, 1)) * layer.filters
+        count += layer.filters * layer.use_bias
+    elif isinstance(layer, L.BatchNormalization):
+        count = 4 * (dims[layer.axis] if -len(dims) <= layer.axis < len(dims) else 0)
+    else:
+        return 0
+    return count * np.dtype(layer.dtype).itemsize
+
+
+def _check_weight_budget(config, budget, custom_objects):
+    """Refuse, before any weight is allocated, a config whose layers would need more bytes of
+    weights than `budget` (the declared size of the file's model.weights.h5, which must hold
+    them all): a hostile config cannot make load_model allocate memory the file does not back."""
+    from .. import layers as L
+
+    inner = config["config"]
+    shape = inner.get("build_input_shape") or (config.get("build_config") or {}).get(
+        "input_shape")
+    total = 0
+    for item in inner["layers"]:
+        if item.get("class_name") in custom_objects:
+            return  # user-supplied classes: their weights cannot be predicted
+        layer = L.deserialize({k: v for k, v in item.items() if k != "build_config"})
+        if isinstance(layer, L.InputLayer):
+            shape = layer.batch_shape
+            continue
+        if shape is None and getattr(layer, "_input_shape_arg", None) is not None:
+            shape = (None,) + tuple(layer._input_shape_arg)
+        # A layer is built once: for its own build_config's shape if it has one (at
+        # deserialization), else for the shape flowing down the stack.
+        own = (item.get("build_config") or {}).get("input_shape")
+        build_shape = own if isinstance(own, (list, tuple)) else shape
+        if isinstance(build_shape, (list, tuple)):
+            total += _weight_bytes(layer, build_shape)
+        if total > budget:
+            raise ValueError(f"Invalid `.keras` file: its config asks for layers with at least "
+                             f"{total} bytes of weights, but model.weights.h5 holds only {budget} "
+                             "bytes.")
+        shape = layer.compute_output_shape(tuple(shape)) if shape is not None else None
+
+
+def _deserialize_model(config, custom_objects, compile, weights_budget=None):
     from .. import models
 
     if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
@@ -151,6 +221,8 @@ def _deserialize_model(config, custom_objects, compile):
                              f"{item.get('module') if isinstance(item, dict) else None!r}")
     inner = _drop_default_initializer_axes(inner)
     try:
+        if weights_budget is not None:
+            _check_weight_budget(dict(config, config=inner), weights_budget, custom_objects)
         model = cls.from_config(inner, custom_objects=custom_objects or None)
     except (KeyError, TypeError, AttributeError, IndexError) as e:
         raise ValueError(f"Invalid `.keras` file: the model config could not be rebuilt "

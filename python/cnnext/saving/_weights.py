@@ -61,6 +61,12 @@ def _weights_to_h5_bytes(model):
     return buf.getvalue()
 
 
+def _check_h5_signature(data, what):
+    if not data.startswith(b"\x89HDF\r\n\x1a\n"):
+        raise ValueError(f"Invalid weights file {what}: not an HDF5 file (bad signature; "
+                         "pickles and other formats are never read).")
+
+
 class _open_h5:
     """Open HDF5 bytes read-only from memory; turn h5py/HDF5 errors into ValueError."""
 
@@ -70,9 +76,7 @@ class _open_h5:
     def __enter__(self):
         import h5py
 
-        if not self.data.startswith(b"\x89HDF\r\n\x1a\n"):
-            raise ValueError(f"Invalid weights file {self.what}: not an HDF5 file (bad signature; "
-                             "pickles and other formats are never read).")
+        _check_h5_signature(self.data, self.what)
         try:
             self.file = h5py.File(io.BytesIO(self.data), "r")
         except (OSError, ValueError, RuntimeError) as e:
@@ -119,9 +123,24 @@ def _var_datasets(parent, key, where):
     names = list(vars_group.keys())
     if sorted(names) != sorted(str(i) for i in range(len(names))):
         raise ValueError(f"Invalid weights file: {where}/{key}/vars must hold datasets named "
-                         f"0..{len(names) - 1}. Received: {sorted(names)}")
+                         f"0..{len(names) - 1}. Received: {sorted(names)[:20]}")
     return [_h5_child(vars_group, str(i), h5py.Dataset, f"{where}/{key}/vars")
             for i in range(len(names))]
+
+
+# HDF5 filters built into libhdf5/h5py. Any other filter id would make HDF5 look for a plugin
+# library on HDF5_PLUGIN_PATH, i.e. load native code because a file asked for it.
+_BUILTIN_FILTERS = {1: "deflate", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit",
+                    6: "scaleoffset", 32000: "lzf"}
+
+
+def _check_filters(ds):
+    plist = ds.id.get_create_plist()
+    for i in range(plist.get_nfilters()):
+        code = plist.get_filter(i)[0]
+        if code not in _BUILTIN_FILTERS:
+            raise ValueError(f"Invalid weights file: {ds.name} is compressed with HDF5 filter "
+                             f"{code}, which is not built in (plugin filters are never loaded).")
 
 
 def _read_checked(datasets, expected, what):
@@ -139,6 +158,7 @@ def _read_checked(datasets, expected, what):
         if ds.external or ds.is_virtual:
             raise ValueError(f"Invalid weights file: {ds.name} refers to data outside the file "
                              "(external or virtual dataset).")
+        _check_filters(ds)
         if ds.shape != e.shape:
             raise ValueError(f"{what}: variable {i} has shape {ds.shape} in the file, but the "
                              f"model expects {e.shape}.")
@@ -168,7 +188,8 @@ def _load_h5_into_model(f, model, load_optimizer, skip_mismatch):
     keyed = _layer_keys(model)
     extra = sorted(set(layers_group.keys()) - {k for k, _ in keyed})
     if extra:
-        msg = (f"The weights file has layers {extra} that the model lacks (model layers: "
+        shown = extra[:10] + ([f"... {len(extra) - 10} more"] if len(extra) > 10 else [])
+        msg = (f"The weights file has layers {shown} that the model lacks (model layers: "
                f"{[k for k, _ in keyed]}).")
         if not skip_mismatch:
             raise ValueError(msg)
@@ -186,10 +207,13 @@ def _load_h5_into_model(f, model, load_optimizer, skip_mismatch):
                 raise
             warnings.warn(f"Skipping loading weights for layer {layer.name!r}: {e}", stacklevel=3)
     opt_values = _read_optimizer(f, model) if load_optimizer else None
-    for layer, arrays in updates:  # everything validated: now mutate
-        layer.set_weights(arrays)
-    if opt_values is not None:
-        _set_optimizer_values(_optimizer(model), opt_values)
+    from .. import _interrupt
+
+    with _interrupt.atomic():  # everything validated: now mutate, all or nothing on Ctrl-C
+        for layer, arrays in updates:
+            layer.set_weights(arrays)
+        if opt_values is not None:
+            _set_optimizer_values(_optimizer(model), opt_values)
 
 
 def _read_optimizer(f, model):

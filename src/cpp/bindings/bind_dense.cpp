@@ -50,7 +50,8 @@ py::object matmul_py(const py::array_t<T>& a, const py::array_t<T>& b, const py:
 
 template <class T>
 py::object dense_py(const carray<T>& x, const carray<T>& kernel,
-                    const std::optional<carray<T>>& bias, int act) {
+                    const std::optional<carray<T>>& bias, int act,
+                    const py::object& out_arr) {
   check_2d(x, "dense", "x");
   check_2d(kernel, "dense", "kernel");
   const int64_t M = x.shape(0), in = x.shape(1), out = kernel.shape(1);
@@ -60,7 +61,7 @@ py::object dense_py(const carray<T>& x, const carray<T>& kernel,
     CNNEXT_CHECK(bias->ndim() == 1 && bias->shape(0) == out, "dense: expected bias of shape (",
                  out, ",), but got shape ", shape_str(shape_of(*bias)));
   CNNEXT_CHECK(act >= 0 && act <= 3, "dense: unknown activation code ", act);
-  auto y = new_array<T>({M, out});
+  auto y = out_or_new<T>(out_arr, {M, out}, "dense");
   const T *xp = x.data(), *kp = kernel.data(), *bp = bias ? bias->data() : nullptr;
   T* yp = y.mutable_data();
   {
@@ -71,13 +72,14 @@ py::object dense_py(const carray<T>& x, const carray<T>& kernel,
 }
 
 template <class T>
-py::object dense_backprop_input_py(const carray<T>& dy, const carray<T>& kernel) {
+py::object dense_backprop_input_py(const carray<T>& dy, const carray<T>& kernel,
+                                   const py::object& out_arr) {
   check_2d(dy, "dense_backprop_input", "dy");
   check_2d(kernel, "dense_backprop_input", "kernel");
   const int64_t M = dy.shape(0), out = dy.shape(1), in = kernel.shape(0);
   CNNEXT_CHECK(kernel.shape(1) == out, "dense_backprop_input: kernel shape ",
                shape_str(shape_of(kernel)), " does not match dy shape ", shape_str(shape_of(dy)));
-  auto dx = new_array<T>({M, in});
+  auto dx = out_or_new<T>(out_arr, {M, in}, "dense_backprop_input");
   const T *dyp = dy.data(), *kp = kernel.data();
   T* dxp = dx.mutable_data();
   {
@@ -88,13 +90,14 @@ py::object dense_backprop_input_py(const carray<T>& dy, const carray<T>& kernel)
 }
 
 template <class T>
-py::object dense_backprop_kernel_py(const carray<T>& x, const carray<T>& dy) {
+py::object dense_backprop_kernel_py(const carray<T>& x, const carray<T>& dy,
+                                    const py::object& out_arr) {
   check_2d(x, "dense_backprop_kernel", "x");
   check_2d(dy, "dense_backprop_kernel", "dy");
   const int64_t M = x.shape(0), in = x.shape(1), out = dy.shape(1);
   CNNEXT_CHECK(dy.shape(0) == M, "dense_backprop_kernel: dy shape ", shape_str(shape_of(dy)),
                " does not match x shape ", shape_str(shape_of(x)));
-  auto dk = new_array<T>({in, out});
+  auto dk = out_or_new<T>(out_arr, {in, out}, "dense_backprop_kernel");
   const T *xp = x.data(), *dyp = dy.data();
   T* dkp = dk.mutable_data();
   {
@@ -123,11 +126,12 @@ void bind_dtype(py::module_& m) {
   m.def("matmul", &matmul_py<T>, py::arg("a").noconvert(), py::arg("b").noconvert(),
         py::arg("out") = py::none());
   m.def("dense", &dense_py<T>, py::arg("x").noconvert(), py::arg("kernel").noconvert(),
-        py::arg("bias").noconvert() = py::none(), py::arg("activation") = 0);
+        py::arg("bias").noconvert() = py::none(), py::arg("activation") = 0,
+        py::arg("out") = py::none());
   m.def("dense_backprop_input", &dense_backprop_input_py<T>, py::arg("dy").noconvert(),
-        py::arg("kernel").noconvert());
+        py::arg("kernel").noconvert(), py::arg("out") = py::none());
   m.def("dense_backprop_kernel", &dense_backprop_kernel_py<T>, py::arg("x").noconvert(),
-        py::arg("dy").noconvert());
+        py::arg("dy").noconvert(), py::arg("out") = py::none());
   m.def("dense_backprop_bias", &dense_backprop_bias_py<T>, py::arg("dy").noconvert());
 }
 

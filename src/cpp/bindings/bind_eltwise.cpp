@@ -29,10 +29,10 @@ py::object unary_py(UnaryOp<T> op, const char* name, const carray<T>& x, const p
 // dx = f(dy, a) elementwise, where a is the forward input (relu) or output (sigmoid, tanh).
 template <class T>
 py::object binary_py(BinaryOp<T> op, const char* name, const char* aname, const carray<T>& dy,
-                     const carray<T>& a) {
+                     const carray<T>& a, const py::object& out) {
   CNNEXT_CHECK(shape_of(dy) == shape_of(a), name, ": dy shape ", shape_str(shape_of(dy)),
                " must equal ", aname, " shape ", shape_str(shape_of(a)));
-  auto dx = new_array<T>(shape_of(a));
+  auto dx = out_or_new<T>(out, shape_of(a), name);
   const T *dyp = dy.data(), *ap = a.data();
   T* dxp = dx.mutable_data();
   const int64_t n = a.size();
@@ -103,10 +103,10 @@ void bind_dtype(py::module_& m) {
 
   auto def_binary = [&](const char* name, const char* aname, BinaryOp<T> op) {
     m.def(name,
-          [op, name, aname](const carray<T>& g, const carray<T>& a) {
-            return binary_py(op, name, aname, g, a);
+          [op, name, aname](const carray<T>& g, const carray<T>& a, const py::object& o) {
+            return binary_py(op, name, aname, g, a, o);
           },
-          dy, py::arg(aname).noconvert());
+          dy, py::arg(aname).noconvert(), out);
   };
   def_binary("relu_backward", "x", &relu_backward<T>);
   def_binary("sigmoid_backward", "y", &sigmoid_backward<T>);

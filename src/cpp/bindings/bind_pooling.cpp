@@ -48,9 +48,10 @@ py::object avg_pool2d_py(const carray<T>& x, int64_t kh, int64_t kw, int64_t sh,
 }
 
 template <class T, class Idx>
-py::tuple argmax_impl(const carray<T>& x, const PoolGeom& g) {
-  auto y = new_array<T>(out_shape(g));
-  auto idx = new_array<Idx>(out_shape(g));
+py::tuple argmax_impl(const carray<T>& x, const PoolGeom& g, const py::object& out,
+                      const py::object& argmax_out) {
+  auto y = out_or_new<T>(out, out_shape(g), "max_pool2d_with_argmax");
+  auto idx = out_or_new<Idx>(argmax_out, out_shape(g), "max_pool2d_with_argmax (argmax)");
   const T* xp = x.data();
   T* yp = y.mutable_data();
   Idx* ip = idx.mutable_data();
@@ -64,10 +65,11 @@ py::tuple argmax_impl(const carray<T>& x, const PoolGeom& g) {
 // Window indices are uint8 when the window has at most 256 cells, else int32.
 template <class T>
 py::tuple max_pool2d_with_argmax_py(const carray<T>& x, int64_t kh, int64_t kw, int64_t sh,
-                                    int64_t sw, bool same) {
+                                    int64_t sw, bool same, const py::object& out,
+                                    const py::object& argmax_out) {
   const PoolGeom g = pool_geometry(shape_of(x), kh, kw, sh, sw, same, "max_pool2d_with_argmax");
-  if (kh * kw <= 256) return argmax_impl<T, uint8_t>(x, g);
-  return argmax_impl<T, int32_t>(x, g);
+  if (kh * kw <= 256) return argmax_impl<T, uint8_t>(x, g, out, argmax_out);
+  return argmax_impl<T, int32_t>(x, g, out, argmax_out);
 }
 
 template <class T>
@@ -88,13 +90,14 @@ py::object max_pool2d_backward_py(const carray<T>& dy, const carray<T>& x, int64
 template <class T, class Idx>
 py::object max_pool2d_backward_argmax_py(const carray<T>& dy, const carray<Idx>& idx,
                                          const Shape& input_shape, int64_t kh, int64_t kw,
-                                         int64_t sh, int64_t sw, bool same) {
+                                         int64_t sh, int64_t sw, bool same,
+                                         const py::object& out) {
   const char* op = "max_pool2d_backward_from_argmax";
   const PoolGeom g = pool_geometry(input_shape, kh, kw, sh, sw, same, op);
   check_dy(dy, g, op);
   CNNEXT_CHECK(shape_of(idx) == out_shape(g), op, ": argmax must have the pooled shape ",
                shape_str(out_shape(g)), ", but got ", shape_str(shape_of(idx)));
-  auto dx = new_array<T>(input_shape);
+  auto dx = out_or_new<T>(out, input_shape, op);
   const T* dyp = dy.data();
   const Idx* ip = idx.data();
   T* dxp = dx.mutable_data();
@@ -128,15 +131,15 @@ void bind_dtype(py::module_& m) {
   m.def("max_pool2d", &max_pool2d_py<T>, py::arg("x").noconvert(), kh, kw, sh, sw, same);
   m.def("avg_pool2d", &avg_pool2d_py<T>, py::arg("x").noconvert(), kh, kw, sh, sw, same);
   m.def("max_pool2d_with_argmax", &max_pool2d_with_argmax_py<T>, py::arg("x").noconvert(), kh, kw,
-        sh, sw, same);
+        sh, sw, same, py::arg("out") = py::none(), py::arg("argmax_out") = py::none());
   m.def("max_pool2d_backward", &max_pool2d_backward_py<T>, py::arg("dy").noconvert(),
         py::arg("x").noconvert(), kh, kw, sh, sw, same);
   m.def("max_pool2d_backward_from_argmax", &max_pool2d_backward_argmax_py<T, uint8_t>,
         py::arg("dy").noconvert(), py::arg("argmax").noconvert(), py::arg("input_shape"), kh, kw,
-        sh, sw, same);
+        sh, sw, same, py::arg("out") = py::none());
   m.def("max_pool2d_backward_from_argmax", &max_pool2d_backward_argmax_py<T, int32_t>,
         py::arg("dy").noconvert(), py::arg("argmax").noconvert(), py::arg("input_shape"), kh, kw,
-        sh, sw, same);
+        sh, sw, same, py::arg("out") = py::none());
   m.def("avg_pool2d_backward", &avg_pool2d_backward_py<T>, py::arg("dy").noconvert(),
         py::arg("input_shape"), kh, kw, sh, sw, same);
 }

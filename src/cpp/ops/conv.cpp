@@ -6,6 +6,7 @@
 #include "common/check.h"
 #include "common/parallel.h"
 #include "kernels/gemm/gemm.h"
+#include "kernels/winograd/winograd.h"
 
 namespace cnnext {
 namespace {
@@ -16,6 +17,7 @@ constexpr int64_t kChunkPixels = 1024;        // backprop_kernel: min output pix
 constexpr int64_t kMaxChunks = 64;            // ... and at most this many partial buffers
 constexpr int64_t kMaxPartialElems = int64_t(8) << 20;  // ... holding at most this many values
 constexpr int64_t kBiasChunkRows = 4096;      // backprop_bias: min rows per fixed chunk
+constexpr int64_t kIgemmTileStrips = 8;       // forward igemm: register strips per work item
 // Direct kernels up to this many input channels (measured, f32, avx512 and avx2, 1 thread):
 // forward: direct 1.3-2x faster than im2col + register-tiled GEMM up to C=8, slower from C=16;
 // backprop_kernel: direct 3x faster at C=1, even at C=3, 1.5x slower at C=8;
@@ -69,28 +71,21 @@ bool has_padding(const ConvGeom& g) {
          (g.OW - 1) * g.sw - g.pl + (g.KW - 1) * g.dw >= g.W;
 }
 
-// True when p[0, n) holds an inf or NaN (threaded: a pass over dy costs little beside a conv).
-template <class T>
-bool any_nonfinite(const T* p, int64_t n) {
-  const int64_t chunk = 64 * 1024, nchunks = (n + chunk - 1) / chunk;
-  auto bad = std::unique_ptr<unsigned char[]>(new unsigned char[nchunks > 0 ? nchunks : 1]());
-  parallel_chunks(0, n, chunk, [&](int64_t c, int64_t lo, int64_t hi) {
-    int any = 0;
-    for (int64_t i = lo; i < hi; ++i) any |= !(p[i] - p[i] == T(0));  // inf - inf, NaN: NaN
-    bad[c] = any != 0;
-  });
-  for (int64_t c = 0; c < nchunks; ++c)
-    if (bad[c]) return true;
-  return false;
-}
-
 // The direct kernels skip the taps that fall in the zero padding, while conv's definition (and the
 // im2col path, TF and the NumPy oracle) multiplies them: 0 * inf = NaN. So an inf or NaN operand
 // that meets the padding (the kernel in the forward pass, dy for the kernel gradient) takes the
 // im2col path; finite operands give the same result either way.
 template <class T>
 bool padding_meets_nonfinite(const ConvGeom& g, const T* p, int64_t n) {
-  return has_padding(g) && any_nonfinite(p, n);
+  return has_padding(g) && !winograd_kernels_for<T>().all_finite(p, n);
+}
+
+// Stride 1 where the flipped-kernel forward convolution (conv2d_backprop_input) multiplies few
+// padding zeros: it computes H * W pixels of K taps where the exact work is OH * OW of them, so
+// 'valid' on small images (13x13 -> 11x11: 40 % more) stays on the GEMM + col2im path (measured
+// f32 avx512: 0.78 vs 1.0 ms there; at 56x56 'same' 35 vs 37.5 ms the other way round).
+bool dx_as_forward(const ConvGeom& g) {
+  return g.sh == 1 && g.sw == 1 && !is_pointwise(g) && g.H * g.W * 8 <= g.OH * g.OW * 9;
 }
 
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -116,6 +111,105 @@ int64_t image_flops(int64_t pixels, int64_t K, int64_t F) {
 int64_t grain_for(int64_t flops_per_item) {
   if (flops_per_item >= kMinTaskFlops) return 1;
   return kMinTaskFlops / (flops_per_item > 0 ? flops_per_item : 1);
+}
+
+// Winograd F(2x2, 3x3) for stride-1 undilated 3x3 convolutions with enough channels and filters
+// to feed its 16 GEMMs (K = C each): 2.25x fewer multiplies than the im2col GEMM.
+constexpr int64_t kWinogradMinC = 16;
+constexpr int64_t kWinogradMinF = 16;
+constexpr int64_t kWinogradBlockBytes = 128 * 1024;  // V + M of one tile block: stays in L2
+constexpr int64_t kWinogradDwBlockBytes = 512 * 1024;  // kernel gradient: longer GEMM K (tiles)
+
+bool use_winograd(const ConvGeom& g) {
+  return g.KH == 3 && g.KW == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 &&
+         g.C >= kWinogradMinC && g.F >= kWinogradMinF;
+}
+
+// Tiles per block: a multiple of the GEMM's register rows, sized so the block's transformed
+// input and product (16 x tiles x (C + F) values) fit kWinogradBlockBytes. Fixed by the shape
+// alone, so results do not depend on the thread count.
+template <class T>
+int64_t winograd_block(const ConvGeom& g, int64_t bytes = kWinogradBlockBytes) {
+  const int64_t mr = gemm_kernels_for<T>().mr > 0 ? gemm_kernels_for<T>().mr : 1;
+  int64_t tb = bytes / (16 * (g.C + g.F) * int64_t(sizeof(T)));
+  tb = tb / mr * mr;
+  return tb < mr ? mr : tb;
+}
+
+// y = act(conv(x, kernel) + bias) by Winograd; false (nothing written) when x or the kernel
+// holds NaN or inf, whose spread through the transforms would differ from the direct sum.
+template <class T>
+bool conv2d_winograd(const ConvGeom& g, const T* x, const T* kernel, const T* bias, Act act,
+                     T* y) {
+  const auto& wk = winograd_kernels_for<T>();
+  const auto& gk = gemm_kernels_for<T>();
+  const int64_t C = g.C, F = g.F;
+  if (!wk.all_finite(kernel, 9 * C * F) || !wk.all_finite(x, g.N * g.H * g.W * C)) return false;
+  auto U = buffer<T>(16 * C * F);
+  wk.transform_kernel(C, F, kernel, U.get());
+  const int64_t pb = gk.packed_b_size(C, F);
+  auto packed = buffer<T>(16 * pb);
+  for (int xi = 0; xi < 16; ++xi) gk.pack_b(C, F, U.get() + xi * C * F, F, 1, packed.get() + xi * pb);
+  const int64_t tiles = g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2);
+  const int64_t tb = winograd_block<T>(g), nblocks = (tiles + tb - 1) / tb;
+  const GemmEpilogue<T> plain;
+  parallel_for(0, nblocks, grain_for(2 * 16 * tb * C * F), [&](int64_t b0, int64_t b1) {
+    auto V = buffer<T>(16 * tb * C), M = buffer<T>(16 * tb * F);
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t t0 = b * tb, t1 = t0 + tb < tiles ? t0 + tb : tiles, nt = t1 - t0;
+      wk.transform_input(g, x, t0, t1, V.get());
+      for (int xi = 0; xi < 16; ++xi)
+        gk.gemm(nt, F, C, V.get() + xi * nt * C, C, 1, packed.get() + xi * pb,
+                M.get() + xi * nt * F, F, plain);
+      wk.transform_output(g, M.get(), t0, t1, bias, act, y);
+    }
+  });
+  return true;
+}
+
+// dkernel by Winograd (see winograd.h): fixed chunks of tiles (a function of the shape only)
+// accumulate 16 C x F products V^T . Ye each, reduced in chunk order, then G^T M G. False
+// (nothing written) when x or dy holds NaN or inf.
+template <class T>
+bool conv2d_backprop_kernel_winograd(const ConvGeom& g, const T* x, const T* dy, T* dkernel) {
+  const auto& wk = winograd_kernels_for<T>();
+  const auto& gk = gemm_kernels_for<T>();
+  const int64_t C = g.C, F = g.F, MF = 16 * C * F;
+  if (!wk.all_finite(dy, g.N * g.OH * g.OW * F) || !wk.all_finite(x, g.N * g.H * g.W * C))
+    return false;
+  const int64_t tiles = g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2);
+  const int64_t tb = winograd_block<T>(g, kWinogradDwBlockBytes);
+  int64_t max_chunks = kMaxPartialElems / MF;
+  if (max_chunks > kMaxChunks) max_chunks = kMaxChunks;
+  int64_t want = tiles / (4 * tb);
+  if (want > max_chunks) want = max_chunks;
+  if (want > 1 && want % 2 == 1) want += want < max_chunks ? 1 : -1;
+  if (want < 1) want = 1;
+  const int64_t chunk = (tiles + want - 1) / want, nchunks = (tiles + chunk - 1) / chunk;
+  auto partial = buffer<T>(nchunks * MF);
+  parallel_chunks(0, tiles, chunk, [&](int64_t ci, int64_t q0, int64_t q1) {
+    auto V = buffer<T>(16 * tb * C), Ye = buffer<T>(16 * tb * F);
+    auto pb = buffer<T>(gk.packed_b_size(tb, F));
+    T* acc = partial.get() + ci * MF;
+    GemmEpilogue<T> ep;
+    for (int64_t t0 = q0; t0 < q1; t0 += tb) {
+      const int64_t t1 = t0 + tb < q1 ? t0 + tb : q1, nt = t1 - t0;
+      wk.transform_input(g, x, t0, t1, V.get());
+      wk.transform_dy(g, dy, t0, t1, Ye.get());
+      for (int xi = 0; xi < 16; ++xi) {
+        // acc[xi] (C x F) += V[xi]^T (C x nt) . Ye[xi] (nt x F)
+        gk.pack_b(nt, F, Ye.get() + xi * nt * F, F, 1, pb.get());
+        gk.gemm(C, F, nt, V.get() + xi * nt * C, 1, C, pb.get(), acc + xi * C * F, F, ep);
+      }
+      ep.accumulate = true;
+    }
+  });
+  for (int64_t c = 1; c < nchunks; ++c) {
+    const T* src = partial.get() + c * MF;
+    for (int64_t i = 0; i < MF; ++i) partial[i] += src[i];
+  }
+  wk.transform_grad(C, F, partial.get(), dkernel);
+  return true;
 }
 
 }  // namespace
@@ -161,8 +255,24 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* kernel, const T* bia
     });
     return;
   }
+  if (use_winograd(g) && conv2d_winograd(g, x, kernel, bias, act, y)) return;
   auto packed = buffer<T>(gk.packed_b_size(K, F));
   gk.pack_b(K, F, kernel, F, 1, packed.get());
+  if (ck.igemm_conv && !is_pointwise(g)) {  // no im2col: the micro-kernel reads x in place
+    auto zero = buffer<T>(g.C);
+    std::memset(zero.get(), 0, sizeof(T) * g.C);
+    // Threads split the register strips evenly (not whole tiles: at 41 tiles one of two threads
+    // would do 5 % more), then walk their range in tiles of kIgemmTileStrips strips.
+    const int64_t mr = ck.igemm_mr, tm = kIgemmTileStrips * mr, nstrips = (M + mr - 1) / mr;
+    parallel_for(0, nstrips, grain_for(2 * mr * K * F), [&](int64_t s0, int64_t s1) {
+      auto ind = buffer<const T*>(ck.igemm_ind_size(g, tm));
+      for (int64_t p0 = s0 * mr, pend = s1 * mr < M ? s1 * mr : M; p0 < pend; p0 += tm) {
+        const int64_t p1 = p0 + tm < pend ? p0 + tm : pend;
+        ck.igemm_conv(g, x, packed.get(), bias, act, p0, p1, zero.get(), ind.get(), y);
+      }
+    });
+    return;
+  }
   GemmEpilogue<T> ep;
   ep.bias = bias;
   ep.act = act;
@@ -204,6 +314,30 @@ void conv2d_backprop_input(const ConvGeom& g, const T* dy, const T* kernel, T* d
         if (ih0 < ih1) ck.direct_dx(g, dy, packed.get(), n, ih0, ih1, dx);
       }
     });
+    return;
+  }
+  // use_winograd is symmetric in C and F, so the flipped forward below runs by Winograd too,
+  // which pays even where the padding zeros would make the GEMM forward lose.
+  // (Not for an inf/NaN kernel: the forward would multiply it by dy's padding zeros, 0 * inf =
+  // NaN, where dx, a sum over real output pixels only, has none.)
+  const bool finite_kernel = winograd_kernels_for<T>().all_finite(kernel, K * F);
+  if ((dx_as_forward(g) || use_winograd(g)) && finite_kernel) {
+    // Stride 1: dx is the forward convolution of dy with the spatially flipped, I/O-transposed
+    // kernel, wt[kh'][kw'][f][c] = kernel[KH-1-kh'][KW-1-kw'][c][f], over dy padded by the kernel's
+    // reach minus the forward padding: dx[ih] gathers dy[ih + pt - kh * dh] = dy[ih - pt' + kh' * dh].
+    // Every dx element is computed once (no col2im scatter) on the forward's fast path.
+    auto wt = buffer<T>(K * F);
+    for (int64_t kh = 0; kh < g.KH; ++kh)
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const T* src = kernel + ((g.KH - 1 - kh) * g.KW + (g.KW - 1 - kw)) * g.C * F;
+        T* dst = wt.get() + (kh * g.KW + kw) * F * g.C;
+        for (int64_t c = 0; c < g.C; ++c)
+          for (int64_t f = 0; f < F; ++f) dst[f * g.C + c] = src[c * F + f];
+      }
+    ConvGeom t = g;
+    t.H = g.OH, t.W = g.OW, t.C = F, t.F = g.C, t.OH = g.H, t.OW = g.W;
+    t.pt = (g.KH - 1) * g.dh - g.pt, t.pl = (g.KW - 1) * g.dw - g.pl;
+    conv2d_forward(t, dy, wt.get(), static_cast<const T*>(nullptr), Act::linear, dx);
     return;
   }
   // dCol = dY (M x F) . W^T (F x K); W^T read from the (K, F) kernel through strides.
@@ -256,6 +390,7 @@ void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkern
     std::memset(dkernel, 0, sizeof(T) * KF);
     return;
   }
+  if (use_winograd(g) && conv2d_backprop_kernel_winograd(g, x, dy, dkernel)) return;
   const auto& gk = gemm_kernels_for<T>();
   const auto& ck = conv_kernels_for<T>();
   const bool pointwise = is_pointwise(g);
@@ -265,9 +400,13 @@ void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkern
   int64_t max_chunks = kMaxPartialElems / KF;
   if (max_chunks > kMaxChunks) max_chunks = kMaxChunks;
   if (max_chunks < 1) max_chunks = 1;
-  int64_t chunk = (M + max_chunks - 1) / max_chunks;
-  if (chunk < kChunkPixels) chunk = kChunkPixels;
-  chunk = (chunk + tm - 1) / tm * tm;
+  // An even number of near-equal chunks, so that two threads get the same work (4 chunks of
+  // 1080 + 632 pixels, say, would leave one thread idle 12 % of the time).
+  int64_t want = M / kChunkPixels;
+  if (want > max_chunks) want = max_chunks;
+  if (want > 1 && want % 2 == 1) want += want < max_chunks ? 1 : -1;
+  if (want < 1) want = 1;
+  const int64_t chunk = (M + want - 1) / want;
   const int64_t nchunks = (M + chunk - 1) / chunk;
   auto partial = buffer<T>(nchunks == 1 ? 0 : nchunks * KF);
   if (use_direct_dw(g) && !padding_meets_nonfinite(g, dy, M * F)) {

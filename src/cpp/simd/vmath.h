@@ -1,6 +1,7 @@
 // Transcendental activations on simd/vec.h types (and plain scalars), compiled per ISA.
 // Include after simd/vec.h. Accuracy: a few ulp in float32 and float64 over the whole range.
 #pragma once
+#include "common/activation.h"
 #include "simd/vec.h"
 
 namespace cnnext {
@@ -43,6 +44,18 @@ CNNEXT_INLINE V vtanh(V x) {
   V big = splat<V>(T(1)) - splat<V>(T(2)) / (vexp(a + a) + splat<V>(T(1)));
   big = select(x < splat<V>(T(0)), -big, big);
   return select(a < splat<V>(T(0.625)), small, big);  // NaN: compare false -> big, which is NaN
+}
+
+// The activation an op fuses into its output stage (see common/activation.h); NaN stays NaN.
+template <class V>
+CNNEXT_INLINE V vactivate(V x, Act act) {
+  using T = lane_t<V>;
+  switch (act) {
+    case Act::relu: return select(x < splat<V>(T(0)), splat<V>(T(0)), x);
+    case Act::sigmoid: return vsigmoid(x);
+    case Act::tanh: return vtanh(x);
+    default: return x;
+  }
 }
 
 }  // namespace CNNEXT_ISA_NS

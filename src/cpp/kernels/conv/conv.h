@@ -52,6 +52,19 @@ struct ConvKernelsT {
   // (zero where no tap reaches), from the kernel packed by direct_pack (bias ignored).
   void (*direct_dx)(const ConvGeom& g, const T* dy, const T* packed, int64_t n, int64_t ih0,
                     int64_t ih1, T* dx);
+
+  // Indirect-GEMM forward convolution (no im2col copy): y rows [p0, p1) (flattened output pixels)
+  // = act(bias + conv(x, kernel)), the im2col order of operations. packed_b: the (K, F) kernel
+  // packed by this ISA's gemm pack_b; bias: F values or null; zero: C zeros (read for padding
+  // taps); ind: workspace of igemm_ind_size(g, p1 - p0) pointers. Null (and igemm_mr 0) where the
+  // ISA has no register tiles (scalar): use im2col + gemm there.
+  void (*igemm_conv)(const ConvGeom& g, const T* x, const T* packed_b, const T* bias, Act act,
+                     int64_t p0, int64_t p1, const T* zero, const T** ind, T* y);
+  int igemm_mr;  // output pixels per register tile (split pixel ranges in multiples of it)
+  int64_t igemm_ind_size(const ConvGeom& g, int64_t pixels) const {
+    const int64_t mr = igemm_mr > 0 ? igemm_mr : 1;
+    return (pixels + mr - 1) / mr * mr * g.KH * g.KW;
+  }
 };
 
 struct ConvKernels {

@@ -368,6 +368,10 @@ CNNEXT_INLINE void dx_block(const ConvGeom& g, const T* dyimg, const T* packed, 
         V sum[RR];
         T out[RR];
         for (int r = 0; r < RR; ++r) sum[r] = a0[r] + a1[r];
+        if (C == 1) {  // the RR sums are adjacent in dx: store them there (no stack round trip)
+          hsum_rows<T, RR>(sum, dxp);
+          continue;
+        }
         hsum_rows<T, RR>(sum, out);
         for (int r = 0; r < RR; ++r) dxp[r * C + c] = out[r];
       }

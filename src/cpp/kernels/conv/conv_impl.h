@@ -2,6 +2,7 @@
 // and the table of every conv kernel (direct ones in conv_direct_impl.h).
 #include "kernels/conv/conv.h"
 #include "kernels/conv/conv_direct_impl.h"
+#include "kernels/conv/conv_igemm_impl.h"
 #include "simd/vec.h"
 
 namespace cnnext {
@@ -97,8 +98,14 @@ void col2im_add(const ConvGeom& g, const T* col, int64_t p0, int64_t p1, int64_t
 
 template <class T>
 constexpr ConvKernelsT<T> table() {
-  return {&im2col<T>, &col2im_add<T>, &direct_packed_size<T>, &direct_pack<T>, &direct_conv<T>,
-          &direct_dw<T>, &direct_dx<T>};
+#if CNNEXT_VEC_BYTES > 0
+  auto igemm = &igemm_conv<T>;
+#else
+  decltype(ConvKernelsT<T>::igemm_conv) igemm = nullptr;
+#endif
+  return {&im2col<T>,     &col2im_add<T>, &direct_packed_size<T>, &direct_pack<T>,
+          &direct_conv<T>, &direct_dw<T>,  &direct_dx<T>,          igemm,
+          igemm_mr()};
 }
 
 }  // namespace

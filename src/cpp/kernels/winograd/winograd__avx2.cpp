@@ -1,0 +1,2 @@
+#include "simd/isa_avx2.h"
+#include "kernels/winograd/winograd_impl.h"
