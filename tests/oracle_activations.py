@@ -153,3 +153,21 @@ def numeric_grad(f, x, h=1e-6):
         flat[i] = v
         gflat[i] = (fp - fm) / (2 * h)
     return g
+
+
+def relu_general(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Keras's relu with arguments: ``min(x, max_value)`` where ``x > threshold``, else
+    ``negative_slope * (x - threshold)`` (exactly 0 when the slope is 0); NaN stays NaN."""
+    (x,) = _f64(x)
+    upper = x if max_value is None else np.minimum(x, max_value)
+    with np.errstate(invalid="ignore"):
+        lower = negative_slope * (x - threshold) if negative_slope else np.zeros_like(x)
+    return np.where(x > threshold, upper, np.where(np.isnan(x), x, lower))
+
+
+def relu_general_backward(dy, x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """dy where threshold < x < max_value, negative_slope * dy where x <= threshold, else 0."""
+    dy, x = _f64(dy, x)
+    upper = dy if max_value is None else np.where(x < max_value, dy, 0.0)
+    lower = negative_slope * dy if negative_slope else np.zeros_like(dy)
+    return np.where(x > threshold, upper, np.where(x <= threshold, lower, 0.0))

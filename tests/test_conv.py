@@ -377,9 +377,10 @@ def test_backprop_input_row_streaming_widths(isa, dtype, w, c):
                      np_conv2d_backprop_input(dy, wt, x_shape, **kw), dtype, 9 * 32)
 
 
+@pytest.mark.parametrize("c", [1, 2])  # c = 1, f = 32: the avx512 whole-row kernel
 @pytest.mark.parametrize("f", [32, 64])
-def test_backprop_input_row_streaming_threads(dtype, f):
-    x_shape, k_shape = (3, 30, 29, 2), (3, 3, 2, f)
+def test_backprop_input_row_streaming_threads(dtype, f, c):
+    x_shape, k_shape = (3, 30, 29, c), (3, 3, c, f)
     dy, wt = _data((3, 30, 29, f), dtype, 5), _data(k_shape, dtype, 6)
     prev = cnnext.get_num_threads()
     try:
@@ -419,7 +420,16 @@ def test_igemm_filter_tile_edges(isa, dtype, f):
     _check_all(((2, 7, 5, 11), (3, 2, 11, f), (1, 2), "same", (2, 1)), dtype, "relu", seed=f)
 
 
-@pytest.mark.parametrize("n, h, w", [(1, 1, 1), (1, 3, 4), (1, 5, 5), (3, 4, 5), (1, 13, 1)])
+@pytest.mark.parametrize("n, h, w", [(1, 1, 1), (1, 3, 4), (1, 5, 5), (3, 4, 5), (1, 13, 1),
+                                     (1, 9, 15), (3, 30, 29)])
 def test_igemm_pixel_counts(isa, dtype, n, h, w):
-    """1 to 60 output pixels: strips that span rows and images, and a lone partial strip."""
+    """1 to 2610 output pixels: strips that span rows and images, a lone partial strip, and for
+    the kernel gradient several 64-pixel tiles and two fixed chunks."""
     _check_all(((n, h, w, 12), (3, 3, 12, 33), 1, "same", 1), dtype, seed=h * w)
+
+
+@pytest.mark.parametrize("case", [((1, 33, 32, 9), (33, 32, 9, 2), 1, "valid", 1),
+                                  ((1, 5, 6, 9), (33, 32, 9, 3), 1, "same", 1)], ids=str)
+def test_kernels_past_igemm_tap_limit(isa, dtype, case):
+    """1056 taps: above the indirection buffer's limit, im2col + GEMM serves them."""
+    _check_all(case, dtype)

@@ -477,7 +477,8 @@ def test_odd_config_values_never_crash(tmp_path, saved, where):
 
 
 def test_keras_initializer_axes(tmp_path, saved):
-    """Keras 3.15 writes `input_axes`/`output_axes` (null) into GlorotUniform's config."""
+    """Keras 3.15 writes `input_axes`/`output_axes` (null by default) into GlorotUniform's
+    config; non-null axes set the fans (the saved weights are loaded over them anyway)."""
     m, good = saved
 
     def axes(value):
@@ -486,7 +487,12 @@ def test_keras_initializer_axes(tmp_path, saved):
             init["config"].update(input_axes=value, output_axes=value)
         return fn
 
-    loaded = saving.load_model(edit_config(good, tmp_path / "a.keras", axes(None)))
-    np.testing.assert_array_equal(loaded.predict(X, verbose=0), m.predict(X, verbose=0))
-    with pytest.raises(ValueError, match="input_axes"):
-        saving.load_model(edit_config(good, tmp_path / "b.keras", axes([0])))
+    for i, value in enumerate([None, [0], [0, -1]]):
+        loaded = saving.load_model(edit_config(good, tmp_path / f"{i}.keras", axes(value)))
+        np.testing.assert_array_equal(loaded.predict(X, verbose=0), m.predict(X, verbose=0))
+        init = loaded.layers[0].kernel_initializer.get_config()
+        assert init["input_axes"] == init["output_axes"] == value
+    with pytest.raises(ValueError, match="`input_axes` must be None or a list of integer axes"):
+        saving.load_model(edit_config(good, tmp_path / "b.keras", axes("0")))
+    with pytest.raises(ValueError, match=r"`input_axes` \[7\] is out of range"):
+        saving.load_model(edit_config(good, tmp_path / "c.keras", axes([7])))

@@ -41,8 +41,9 @@ def test_plan_fuses_relu_conv_with_following_max_pool():
     model = _seed_like()
     model.build((None, 16, 16, 1))
     kwargs = [k for _, _, k in reversed(model._get_plan()["rev"])]
-    assert kwargs == [{"preactivated": True}, {"relu_mask": True},
-                      {"preactivated": True}, {"relu_mask": True}, {}, {}, {}]
+    pools = [model.layers[1], model.layers[3]]
+    assert kwargs == [{"preactivated": pools[0]}, {"relu_mask": True},
+                      {"preactivated": pools[1]}, {"relu_mask": True}, {}, {}, {}]
 
 
 @pytest.mark.parametrize("act,pool", [("sigmoid", L.MaxPooling2D), ("relu", L.AveragePooling2D)])

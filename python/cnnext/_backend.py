@@ -18,7 +18,11 @@ import numpy as np
 from . import _core, ops
 from .ops import _conv, _dense, _pooling
 
-_FUSED = ("linear", "relu", "sigmoid", "tanh")
+_FUSED = ("linear", "relu", "sigmoid", "tanh")  # fused into the conv / dense kernels
+# Activations that are relu with fixed arguments: name -> (negative_slope, max_value). Their
+# gradient is computable from the output y, as relu's is: y is inside (0, max_value) exactly
+# where x is, and y <= 0 exactly where x <= 0 (the slope is positive).
+_RELU_FAMILY = {"relu6": (0.0, 6.0), "leaky_relu": (0.2, None)}
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -212,13 +216,29 @@ def activation_forward(name, x, axis=-1):
         return x
     if name == "softmax":
         return ops.softmax(x, axis=axis)
+    if name in _RELU_FAMILY:
+        slope, cap = _RELU_FAMILY[name]
+        return ops.relu(x, negative_slope=slope, max_value=cap)
     return getattr(ops, name)(x)
+
+
+def relu(x, negative_slope, max_value, threshold):
+    return ops.relu(x, negative_slope=negative_slope, max_value=max_value, threshold=threshold)
+
+
+def relu_backward(dy, x, negative_slope, max_value, threshold):
+    """d relu/dx · dy given the forward *input* x."""
+    return ops.relu_backward(dy, x, negative_slope=negative_slope, max_value=max_value,
+                             threshold=threshold)
 
 
 def activation_backward(name, dy, y, axis=-1, out=None):
     """d(act)/dx · dy given the forward output y (relu: y > 0 iff x > 0)."""
     if name == "linear":
         return dy
+    if name in _RELU_FAMILY:
+        slope, cap = _RELU_FAMILY[name]
+        return ops.relu_backward(dy, y, negative_slope=slope, max_value=cap)
     if name == "softmax":
         return ops.softmax_backward(dy, y, axis=axis)
     if name in ("relu", "sigmoid", "tanh") and _direct(dy, y) and dy.shape == y.shape:

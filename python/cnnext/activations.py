@@ -1,12 +1,13 @@
 """Activation functions by Keras name: ``get('relu')``, ``serialize(fn) -> 'relu'``.
 
 cnnext trains without autograd, so an activation is usable in a layer only if it has a backward
-op: linear, relu, sigmoid, tanh and softmax. Other Keras names are recognised and rejected with
+op: linear, relu, leaky_relu, relu6, sigmoid, tanh and softmax. Other Keras names are recognised and rejected with
 a clear message.
 """
 from . import _backend
 
-__all__ = ["linear", "relu", "sigmoid", "tanh", "softmax", "get", "serialize", "deserialize"]
+__all__ = ["linear", "relu", "leaky_relu", "relu6", "sigmoid", "tanh", "softmax", "get",
+           "serialize", "deserialize"]
 
 
 def linear(x):
@@ -14,9 +15,21 @@ def linear(x):
     return x
 
 
-def relu(x):
-    """max(x, 0)."""
-    return _backend.activation_forward("relu", x)
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Keras's relu: ``max(x, 0)`` by default; with arguments, ``min(x, max_value)`` where
+    ``x > threshold``, else ``negative_slope * (x - threshold)`` (see ``cnnext.ops.relu``).
+    A layer given ``activation='relu'`` (or this function) uses the defaults, as in Keras."""
+    return _backend.relu(x, negative_slope, max_value, threshold)
+
+
+def leaky_relu(x, negative_slope=0.2):
+    """x where x > 0, else negative_slope * x (Keras's default slope 0.2)."""
+    return _backend.relu(x, negative_slope, None, 0.0)
+
+
+def relu6(x):
+    """min(max(x, 0), 6)."""
+    return _backend.relu(x, 0.0, 6.0, 0.0)
 
 
 def sigmoid(x):
@@ -35,8 +48,8 @@ def softmax(x, axis=-1):
 
 
 _SUPPORTED = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh,
-              "softmax": softmax}
-_KERAS_ONLY = ("leaky_relu", "relu6", "celu", "elu", "selu", "softplus", "softsign", "squareplus",
+              "softmax": softmax, "leaky_relu": leaky_relu, "relu6": relu6}
+_KERAS_ONLY = ("celu", "elu", "selu", "softplus", "softsign", "squareplus",
                "soft_shrink", "sparse_plus", "silu", "swish", "gelu", "glu", "tanh_shrink",
                "threshold", "sparse_sigmoid", "exponential", "hard_sigmoid", "hard_silu",
                "hard_swish", "hard_tanh", "hard_shrink", "mish", "log_softmax", "log_sigmoid",

@@ -3,11 +3,12 @@
 Every random initializer draws from cnnext's global Generator (``cnnext.utils.set_random_seed``)
 unless it was given its own ``seed=``.
 """
+import inspect
 import math
 
 import numpy as np
 
-from . import _random
+from . import _custom_objects, _random
 from ._naming import to_snake_case
 
 __all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform",
@@ -16,9 +17,19 @@ __all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUn
            "deserialize"]
 
 
-def compute_fans(shape):
-    """(fan_in, fan_out): conv kernels (KH, KW, C, F) -> (KH*KW*C, KH*KW*F); Dense (in, out)."""
+def compute_fans(shape, input_axes=None, output_axes=None):
+    """(fan_in, fan_out) as Keras computes them: with both `input_axes` and `output_axes`, the
+    products of those axes' sizes; otherwise conv kernels (KH, KW, C, F) -> (KH*KW*C, KH*KW*F),
+    Dense (in, out), a vector (n,) -> (n, n)."""
     shape = tuple(int(s) for s in shape)
+    if input_axes is not None and output_axes is not None:
+        for name, axes in (("input_axes", input_axes), ("output_axes", output_axes)):
+            bad = [a for a in axes if not -len(shape) <= a < len(shape)]
+            if bad:
+                raise ValueError(f"`{name}` {list(axes)} is out of range for a weight of shape "
+                                 f"{shape}")
+        return (math.prod(shape[a] for a in input_axes),
+                math.prod(shape[a] for a in output_axes))
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -27,6 +38,17 @@ def compute_fans(shape):
         return shape[0], shape[1]
     receptive = math.prod(shape[:-2])
     return shape[-2] * receptive, shape[-1] * receptive
+
+
+def _axes(value, name):
+    """None or a list of int axes (Keras 3.15's VarianceScaling `input_axes`/`output_axes`)."""
+    if value is None:
+        return None
+    if (not isinstance(value, (list, tuple)) or
+            not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in value)):
+        raise ValueError(f"`{name}` must be None or a list of integer axes. Received: "
+                         f"{name}={value!r}")
+    return [int(a) for a in value]
 
 
 def _dtype(dtype):
@@ -121,9 +143,14 @@ class RandomUniform(_Random):
 
 
 class VarianceScaling(_Random):
-    """scale / max(1, fan) variance, fan per ``mode``; uniform or (truncated) normal."""
+    """scale / max(1, fan) variance, fan per ``mode``; uniform or (truncated) normal.
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    `input_axes` / `output_axes` (Keras 3.15): when both are given, fan_in / fan_out are the
+    products of those axes' sizes instead of the conv/Dense rule (see `compute_fans`).
+    """
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
+                 input_axes=None, output_axes=None):
         super().__init__(seed)
         if scale <= 0.0:
             raise ValueError(f"Argument `scale` must be positive float. Received: scale={scale}")
@@ -138,9 +165,11 @@ class VarianceScaling(_Random):
                              "'truncated_normal', 'untruncated_normal'}. Received: "
                              f"distribution={distribution}")
         self.scale, self.mode, self.distribution = scale, mode, distribution
+        self.input_axes = _axes(input_axes, "input_axes")
+        self.output_axes = _axes(output_axes, "output_axes")
 
     def __call__(self, shape, dtype=None):
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         scale = self.scale / max(1.0, fan)
         rng = self._rng()
@@ -155,15 +184,16 @@ class VarianceScaling(_Random):
 
     def get_config(self):
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
-                "seed": self.seed}
+                "seed": self.seed, "input_axes": self.input_axes,
+                "output_axes": self.output_axes}
 
 
 def _preset(name, scale, mode, distribution):
-    def __init__(self, seed=None):
-        VarianceScaling.__init__(self, scale, mode, distribution, seed)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        VarianceScaling.__init__(self, scale, mode, distribution, seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
     cls = type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config,
                                           "__doc__": f"VarianceScaling({scale}, {mode!r}, "
@@ -189,24 +219,48 @@ _LOOKUP.update(zero=Zeros, one=Ones, normal=RandomNormal, uniform=RandomUniform)
 
 
 def serialize(initializer):
-    return {"module": "keras.initializers", "class_name": type(initializer).__name__,
-            "config": initializer.get_config(), "registered_name": None}
+    """Keras's serialized-object dict: built-ins as ``keras.initializers``, a user class (or a
+    plain ``fn(shape, dtype=None)``) under its own module and name for `custom_objects`."""
+    if inspect.isfunction(initializer):
+        return _custom_objects.serialized_function(initializer)
+    builtin = _LOOKUP.get(type(initializer).__name__) is type(initializer)
+    return _custom_objects.serialized(initializer, "keras.initializers", builtin,
+                                      initializer.get_config())
 
 
-def deserialize(config):
-    if not isinstance(config, dict) or config.get("class_name") not in _LOOKUP:
+def deserialize(config, custom_objects=None):
+    """An initializer from a serialized dict: a class or function from `custom_objects` (by the
+    config's ``registered_name``, then ``class_name``), else one of cnnext's built-ins."""
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
         raise ValueError(f"Could not interpret initializer identifier: {config!r}")
-    return _LOOKUP[config["class_name"]].from_config(config.get("config") or {})
+    obj = _custom_objects.lookup(config, custom_objects)
+    if obj is not None and not inspect.isclass(obj):
+        return obj  # a function initializer
+    cls = obj or _LOOKUP.get(config["class_name"])
+    if cls is None:
+        raise ValueError(f"Could not interpret initializer identifier: {config!r}. Pass user "
+                         "initializer classes in `custom_objects`.")
+    inner = config.get("config") or {}
+    if not isinstance(inner, dict):
+        raise ValueError(f"Could not interpret initializer identifier: {config!r} ('config' "
+                         "must be a dict)")
+    with _custom_objects.scope(custom_objects):
+        return cls.from_config(dict(inner))
 
 
 def get(identifier):
-    """An Initializer from an instance, a name ('glorot_uniform', 'HeNormal'), or a config."""
+    """An initializer from an instance, a class, a name ('glorot_uniform', 'HeNormal', or a
+    `custom_objects` name in scope), a serialized config, or a ``fn(shape, dtype=None)``."""
     if identifier is None:
         return None
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, dict):
         return deserialize(identifier)
-    if isinstance(identifier, str) and identifier in _LOOKUP:
-        return _LOOKUP[identifier]()
+    if isinstance(identifier, str):
+        return deserialize({"class_name": identifier, "config": {}})
+    if inspect.isclass(identifier):
+        return identifier()
+    if callable(identifier):
+        return identifier
     raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")

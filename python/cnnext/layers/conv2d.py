@@ -105,7 +105,7 @@ class Conv2D(Layer):
                                act, out)
 
     def forward(self, x, training=False):
-        fused = self._act if self._act != "softmax" else "linear"
+        fused = self._act if self._act in _backend._FUSED else "linear"
         bias = self.bias.value if self.use_bias else None
         if self.groups == 1:
             out = None
@@ -134,11 +134,13 @@ class Conv2D(Layer):
             outs.append(self._conv(xg, kg, bg, act))
         return np.ascontiguousarray(np.concatenate(outs, axis=-1))
 
-    def backward(self, dy, need_dx=True, preactivated=False):
-        """preactivated: dy is already the gradient before the activation (the training plan
-        sets it when the following MaxPooling2D applied this layer's relu mask)."""
+    def backward(self, dy, need_dx=True, preactivated=None):
+        """preactivated: the following MaxPooling2D whose backward already applied this layer's
+        relu mask (set by the training plan); dy is then the gradient before the activation, and
+        the bias gradient sums the pooled, masked gradient instead (the same values, a quarter
+        of the cells)."""
         x, y = self._x, self._y
-        if preactivated:
+        if preactivated is not None:
             dz = dy
         else:
             dz = _backend.activation_backward(self._act, dy, y,
@@ -165,8 +167,14 @@ class Conv2D(Layer):
                     dxs.append(_backend.conv2d_backprop_input(dzg, kg, xg.shape, *args))
             dk = np.ascontiguousarray(np.concatenate(dks, axis=-1))
             dx = np.ascontiguousarray(np.concatenate(dxs, axis=-1)) if need_dx else None
-        self._grads = ([dk, _backend.conv2d_backprop_bias(
-            dz, out=self._buffer("db", (self.filters,), dz.dtype))] if self.use_bias else [dk])
+        if self.use_bias:
+            src = dz if preactivated is None else preactivated.masked_dy
+            self._grads = [dk, _backend.conv2d_backprop_bias(
+                src, out=self._buffer("db", (self.filters,), dz.dtype))]
+        else:
+            self._grads = [dk]
+        if preactivated is not None:
+            preactivated.masked_dy = None
         self._x = self._y = None
         return dx
 

@@ -51,7 +51,7 @@ class Dense(Layer):
     def forward(self, x, training=False):
         lead = x.shape[:-1]
         x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
-        fused = self._act if self._act != "softmax" else "linear"
+        fused = self._act if self._act in _backend._FUSED else "linear"
         out = (self._buffer("y", (x2.shape[0], self.units), x2.dtype)
                if training and x2.dtype == self.kernel.dtype else None)
         y = _backend.dense(x2, self.kernel.value, self.bias.value if self.use_bias else None,

@@ -10,6 +10,7 @@ class MaxPooling2D(BasePooling2D):
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
                  name=None, **kwargs):
         super().__init__(pool_size, strides, padding, data_format, name=name, **kwargs)
+        self.masked_dy = None
 
     def forward(self, x, training=False):
         if training:
@@ -33,6 +34,7 @@ class MaxPooling2D(BasePooling2D):
         if relu_mask:
             dy = _backend.activation_backward("relu", dy, y,
                                               out=self._buffer("dy_masked", y.shape, y.dtype))
+            self.masked_dy = dy  # the conv's bias gradient sums it (each value lands once in dx)
         return _backend.max_pool2d_backward(dy, argmax, self._in_shape, self.pool_size,
                                             self.strides, self.padding,
                                             out=self._buffer("dx", self._in_shape, dy.dtype))

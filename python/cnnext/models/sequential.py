@@ -90,7 +90,7 @@ class Sequential(Model):
             raise ValueError("A Sequential config needs 'name' and 'layers'.")
         model = cls(name=config["name"], trainable=config.get("trainable", True))
         for item in config["layers"]:
-            model.add(_layers.deserialize(item), rebuild=False)
+            model.add(_layers.deserialize(item, custom_objects), rebuild=False)
         model._maybe_rebuild()
         if not model.built and config.get("build_input_shape"):
             model.build(tuple(config["build_input_shape"]))

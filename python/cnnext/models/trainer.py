@@ -53,7 +53,7 @@ def _backward_kwargs(layers, i):
     if _relu_then_max_pool(layers, i):
         return {"relu_mask": True}
     if i + 1 < len(layers) and _relu_then_max_pool(layers, i + 1):
-        return {"preactivated": True}
+        return {"preactivated": layers[i + 1]}
     return {}
 
 

@@ -5,6 +5,9 @@ becomes float64 (see ``_common``). NaN propagates as in the NumPy formulas. The 
 subtracts the maximum along `axis`, so it is finite and warning-free for every finite input; a
 slice holding +inf or NaN gives what ``exp(x - max) / sum(exp(x - max))`` gives (NaN), silently.
 """
+import math
+import numbers
+
 import numpy as np
 
 from .. import _core
@@ -38,14 +41,44 @@ def _unary(fn, x, out):
     return _call(fn, x, out)
 
 
-def relu(x, out=None):
-    """max(x, 0) elementwise, NaN propagating as in ``np.maximum(x, 0)``.
+def _relu_number(value, name, finite):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a real number. Received: {name}={value!r}")
+    v = float(value)
+    if not v >= 0.0 or (finite and math.isinf(v)):  # `not >=` also catches NaN
+        kind = "finite non-negative" if finite else "non-negative"
+        raise ValueError(f"`{name}` must be a {kind} number"
+                         f"{' or None' if name == 'max_value' else ''}. Received: {name}={value!r}")
+    return v
+
+
+def _relu_params(negative_slope, max_value, threshold):
+    """(slope, cap, threshold) as floats (cap +inf when max_value is None); None for plain relu."""
+    slope = _relu_number(negative_slope, "negative_slope", finite=True)
+    cap = math.inf if max_value is None else _relu_number(max_value, "max_value", finite=False)
+    thr = _relu_number(threshold, "threshold", finite=True)
+    return None if (slope, cap, thr) == (0.0, math.inf, 0.0) else (slope, cap, thr)
+
+
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0, out=None):
+    """Keras's relu: ``max(x, 0)`` by default; NaN propagates.
+
+    With arguments (``keras.activations.relu``): ``min(x, max_value)`` where ``x > threshold``,
+    else ``negative_slope * (x - threshold)``; one fused pass either way.
 
     Args:
         x: array-like of any shape.
+        negative_slope: float >= 0, the slope below `threshold` (0.2: leaky relu).
+        max_value: None (no cap) or float >= 0, the largest output (6: relu6).
+        threshold: float >= 0; inputs at or below it take the negative-slope piece.
         out: optional ndarray of x's shape and result dtype to write into.
     """
-    return _unary(_core.relu, x, out)
+    params = _relu_params(negative_slope, max_value, threshold)
+    if params is None:
+        return _unary(_core.relu, x, out)
+    x = as_float(x)
+    check_out(out, x.shape, x.dtype)
+    return _core.relu_general(x, *params, out)
 
 
 def sigmoid(x, out=None):
@@ -90,9 +123,17 @@ def _backward(fn, dy, a, aname):
     return fn(dy, a)
 
 
-def relu_backward(dy, x):
-    """Gradient of relu: ``dy * (x > 0)``, with x the relu input."""
-    return _backward(_core.relu_backward, dy, x, "x")
+def relu_backward(dy, x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Gradient of `relu` with the same arguments, with x the relu input.
+
+    ``dy`` where ``threshold < x < max_value``, ``negative_slope * dy`` where
+    ``x <= threshold``, 0 where ``x >= max_value`` (a kink takes its lower piece's slope; NaN x
+    gives 0). Defaults: ``dy * (x > 0)``.
+    """
+    params = _relu_params(negative_slope, max_value, threshold)
+    if params is None:
+        return _backward(_core.relu_backward, dy, x, "x")
+    return _backward(lambda g, a: _core.relu_general_backward(g, a, *params), dy, x, "x")
 
 
 def sigmoid_backward(dy, y):

@@ -97,7 +97,8 @@ def _check_object(obj, custom_objects, where):
         return
     if class_name == "function":
         name = obj.get("config")
-        if isinstance(name, str) and name in _FUNCTIONS.get(_keras_module(module), ()):
+        if isinstance(name, str) and (name in _FUNCTIONS.get(_keras_module(module), ())
+                                      or name in custom_objects):
             return
         raise ValueError(f"Invalid `.keras` file: at {where}, function {name!r} from module "
                          f"{module!r} is not a known Keras function.")

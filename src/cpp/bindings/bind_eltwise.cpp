@@ -43,6 +43,36 @@ py::object binary_py(BinaryOp<T> op, const char* name, const char* aname, const 
   return std::move(dx);
 }
 
+// Keras's relu with negative_slope / max_value (+inf: none) / threshold.
+template <class T>
+py::object relu_general_py(const carray<T>& x, T slope, T cap, T thr, const py::object& out) {
+  auto y = out_or_new<T>(out, shape_of(x), "relu_general");
+  const T* xp = x.data();
+  T* yp = y.mutable_data();
+  const int64_t n = x.size();
+  {
+    py::gil_scoped_release nogil;
+    relu_general(xp, yp, n, slope, cap, thr);
+  }
+  return std::move(y);
+}
+
+template <class T>
+py::object relu_general_backward_py(const carray<T>& dy, const carray<T>& x, T slope, T cap,
+                                    T thr) {
+  CNNEXT_CHECK(shape_of(dy) == shape_of(x), "relu_general_backward: dy shape ",
+               shape_str(shape_of(dy)), " must equal x shape ", shape_str(shape_of(x)));
+  auto dx = new_array<T>(shape_of(x));
+  const T *dyp = dy.data(), *xp = x.data();
+  T* dxp = dx.mutable_data();
+  const int64_t n = x.size();
+  {
+    py::gil_scoped_release nogil;
+    relu_general_backward(dyp, xp, dxp, n, slope, cap, thr);
+  }
+  return std::move(dx);
+}
+
 struct AxisSplit {
   int64_t outer = 1, c = 1, inner = 1;
 };
@@ -109,6 +139,11 @@ void bind_dtype(py::module_& m) {
           dy, py::arg(aname).noconvert(), out);
   };
   def_binary("relu_backward", "x", &relu_backward<T>);
+  const auto slope = py::arg("negative_slope"), cap = py::arg("max_value"),
+             thr = py::arg("threshold");
+  m.def("relu_general", &relu_general_py<T>, x, slope, cap, thr, out);
+  m.def("relu_general_backward", &relu_general_backward_py<T>, dy, py::arg("x").noconvert(), slope,
+        cap, thr);
   def_binary("sigmoid_backward", "y", &sigmoid_backward<T>);
   def_binary("tanh_backward", "y", &tanh_backward<T>);
 

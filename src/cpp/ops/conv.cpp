@@ -18,6 +18,8 @@ constexpr int64_t kMaxChunks = 64;            // ... and at most this many parti
 constexpr int64_t kMaxPartialElems = int64_t(8) << 20;  // ... holding at most this many values
 constexpr int64_t kBiasChunkRows = 4096;      // backprop_bias: min rows per fixed chunk
 constexpr int64_t kIgemmTileStrips = 8;       // forward igemm: register strips per work item
+constexpr int64_t kIgemmMaxTaps = 1024;       // igemm: pointer workspace per tap and pixel; larger
+                                              // kernels (none in practice) keep im2col + GEMM
 // Direct kernels up to this many input channels (measured, f32, avx512 and avx2, 1 thread):
 // forward: direct 1.3-2x faster than im2col + register-tiled GEMM up to C=8, slower from C=16;
 // backprop_kernel: direct 3x faster at C=1, even at C=3, 1.5x slower at C=8;
@@ -65,6 +67,22 @@ bool use_direct_dx(const ConvGeom& g) {
   return g.C <= kDirectDxMaxC || (g.C <= kDirectDxFastMaxC && direct_dx_fast(g));
 }
 
+// Indirect GEMM (kernels/conv/conv_igemm_impl.h): on every vector ISA, for any stride, dilation
+// and padding; 1x1 stride-1 convolutions are a plain GEMM on x already.
+template <class T>
+bool use_igemm(const ConvKernelsT<T>& ck, const ConvGeom& g) {
+  return ck.igemm_conv && !is_pointwise(g) && g.KH * g.KW <= kIgemmMaxTaps;
+}
+
+// Stride 1 where the flipped-kernel forward convolution (conv2d_backprop_input) multiplies few
+// padding zeros: it computes H * W pixels of K taps where the exact work is OH * OW of them, so
+// 'valid' on small images (13x13 -> 11x11: 40 % more) stays on the GEMM + col2im path (measured
+// f32 avx512, 32 images: 0.78 vs 1.0 ms there; at 56x56 'same' 35 vs 37.5 ms the other way round,
+// both with the im2col forward; the igemm forward does not change the choice).
+bool dx_as_forward(const ConvGeom& g) {
+  return g.sh == 1 && g.sw == 1 && !is_pointwise(g) && g.H * g.W * 8 <= g.OH * g.OW * 9;
+}
+
 // Does some window reach into the zero padding? (Then the im2col path multiplies padding zeros.)
 bool has_padding(const ConvGeom& g) {
   return g.pt > 0 || g.pl > 0 || (g.OH - 1) * g.sh - g.pt + (g.KH - 1) * g.dh >= g.H ||
@@ -78,14 +96,6 @@ bool has_padding(const ConvGeom& g) {
 template <class T>
 bool padding_meets_nonfinite(const ConvGeom& g, const T* p, int64_t n) {
   return has_padding(g) && !winograd_kernels_for<T>().all_finite(p, n);
-}
-
-// Stride 1 where the flipped-kernel forward convolution (conv2d_backprop_input) multiplies few
-// padding zeros: it computes H * W pixels of K taps where the exact work is OH * OW of them, so
-// 'valid' on small images (13x13 -> 11x11: 40 % more) stays on the GEMM + col2im path (measured
-// f32 avx512: 0.78 vs 1.0 ms there; at 56x56 'same' 35 vs 37.5 ms the other way round).
-bool dx_as_forward(const ConvGeom& g) {
-  return g.sh == 1 && g.sw == 1 && !is_pointwise(g) && g.H * g.W * 8 <= g.OH * g.OW * 9;
 }
 
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -258,7 +268,7 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* kernel, const T* bia
   if (use_winograd(g) && conv2d_winograd(g, x, kernel, bias, act, y)) return;
   auto packed = buffer<T>(gk.packed_b_size(K, F));
   gk.pack_b(K, F, kernel, F, 1, packed.get());
-  if (ck.igemm_conv && !is_pointwise(g)) {  // no im2col: the micro-kernel reads x in place
+  if (use_igemm(ck, g)) {  // no im2col: the micro-kernel reads x in place
     auto zero = buffer<T>(g.C);
     std::memset(zero.get(), 0, sizeof(T) * g.C);
     // Threads split the register strips evenly (not whole tiles: at 41 tiles one of two threads
@@ -412,6 +422,14 @@ void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkern
   if (use_direct_dw(g) && !padding_meets_nonfinite(g, dy, M * F)) {
     parallel_chunks(0, M, chunk, [&](int64_t c, int64_t q0, int64_t q1) {
       ck.direct_dw(g, x, dy, q0, q1, false, nchunks == 1 ? dkernel : partial.get() + c * KF);
+    });
+  } else if (ck.igemm_dw && use_igemm(ck, g)) {  // no im2col: the micro-kernel reads x in place
+    auto zero = buffer<T>(g.C);
+    std::memset(zero.get(), 0, sizeof(T) * g.C);
+    parallel_chunks(0, M, chunk, [&](int64_t c, int64_t q0, int64_t q1) {
+      auto ind = buffer<const T*>(ck.igemm_dw_tile * g.KH * g.KW);
+      ck.igemm_dw(g, x, dy, q0, q1, false, zero.get(), ind.get(),
+                  nchunks == 1 ? dkernel : partial.get() + c * KF);
     });
   } else {
     parallel_chunks(0, M, chunk, [&](int64_t c, int64_t q0, int64_t q1) {

@@ -53,6 +53,16 @@ void over_problems(int64_t outer, int64_t c, int64_t inner, Rows call_rows, Cols
   });
 }
 
+// The kernels' contract (NaN compares false, so each check also rejects NaN).
+template <class T>
+void check_relu_params(T slope, T cap, T thr) {
+  CNNEXT_CHECK(slope >= T(0) && slope < T(__builtin_inf()),
+               "relu: negative_slope must be finite and >= 0, but got ", slope);
+  CNNEXT_CHECK(cap >= T(0), "relu: max_value must be >= 0 (+inf for none), but got ", cap);
+  CNNEXT_CHECK(thr >= T(0) && thr < T(__builtin_inf()),
+               "relu: threshold must be finite and >= 0, but got ", thr);
+}
+
 }  // namespace
 
 template <class T>
@@ -62,6 +72,22 @@ void relu(const T* x, T* y, int64_t n) {
 template <class T>
 void relu_backward(const T* dy, const T* x, T* dx, int64_t n) {
   binary(kernels<T>().relu_backward, dy, x, dx, n);
+}
+template <class T>
+void relu_general(const T* x, T* y, int64_t n, T slope, T cap, T thr) {
+  check_relu_params(slope, cap, thr);
+  const auto kernel = kernels<T>().relu_general;
+  parallel_for(0, n, kGrainCheap, [&](int64_t lo, int64_t hi) {
+    kernel(x + lo, y + lo, hi - lo, slope, cap, thr);
+  });
+}
+template <class T>
+void relu_general_backward(const T* dy, const T* x, T* dx, int64_t n, T slope, T cap, T thr) {
+  check_relu_params(slope, cap, thr);
+  const auto kernel = kernels<T>().relu_general_backward;
+  parallel_for(0, n, kGrainCheap, [&](int64_t lo, int64_t hi) {
+    kernel(dy + lo, x + lo, dx + lo, hi - lo, slope, cap, thr);
+  });
 }
 template <class T>
 void sigmoid(const T* x, T* y, int64_t n) {
@@ -107,6 +133,8 @@ void softmax_backward(SoftmaxOp op, const T* dy, const T* y, T* dx, int64_t oute
 #define CNNEXT_INSTANTIATE(T)                                                              \
   template void relu<T>(const T*, T*, int64_t);                                            \
   template void relu_backward<T>(const T*, const T*, T*, int64_t);                         \
+  template void relu_general<T>(const T*, T*, int64_t, T, T, T);                            \
+  template void relu_general_backward<T>(const T*, const T*, T*, int64_t, T, T, T);         \
   template void sigmoid<T>(const T*, T*, int64_t);                                         \
   template void sigmoid_backward<T>(const T*, const T*, T*, int64_t);                      \
   template void tanh_forward<T>(const T*, T*, int64_t);                                      \

@@ -10,6 +10,11 @@ template <class T>
 void relu(const T* x, T* y, int64_t n);
 template <class T>
 void relu_backward(const T* dy, const T* x, T* dx, int64_t n);
+// Keras's relu(x, negative_slope, max_value, threshold); cap = +inf means no max_value.
+template <class T>
+void relu_general(const T* x, T* y, int64_t n, T slope, T cap, T thr);
+template <class T>
+void relu_general_backward(const T* dy, const T* x, T* dx, int64_t n, T slope, T cap, T thr);
 template <class T>
 void sigmoid(const T* x, T* y, int64_t n);
 template <class T>

@@ -61,6 +61,12 @@ struct ConvKernelsT {
   void (*igemm_conv)(const ConvGeom& g, const T* x, const T* packed_b, const T* bias, Act act,
                      int64_t p0, int64_t p1, const T* zero, const T** ind, T* y);
   int igemm_mr;  // output pixels per register tile (split pixel ranges in multiples of it)
+  // Indirect-GEMM kernel gradient: dw (K x F) = (accumulate ? dw : 0) + sum over output pixels p
+  // in [q0, q1), in increasing p, of tap(x, p)^T . dy[p] (the im2col GEMM's order). zero: C zeros;
+  // ind: igemm_dw_ind pointers of workspace. Null where igemm_conv is.
+  void (*igemm_dw)(const ConvGeom& g, const T* x, const T* dy, int64_t q0, int64_t q1,
+                   bool accumulate, const T* zero, const T** ind, T* dw);
+  int64_t igemm_dw_tile;  // pixels per indirection tile: igemm_dw_ind = igemm_dw_tile * KH * KW
   int64_t igemm_ind_size(const ConvGeom& g, int64_t pixels) const {
     const int64_t mr = igemm_mr > 0 ? igemm_mr : 1;
     return (pixels + mr - 1) / mr * mr * g.KH * g.KW;

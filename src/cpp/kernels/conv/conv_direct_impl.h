@@ -445,12 +445,84 @@ CNNEXT_INLINE void dx_pixels(const ConvGeom& g, const T* dyimg, const T* packed,
   else dx_block<T, RR, false, false>(g, dyimg, packed, ih, iw, dxp);
 }
 
+#if defined(__AVX512F__)
+// The seed model's first layer (C = 1, F = 32, 3-wide kernel up to 3 high, stride 1), avx512 f32:
+// all KH * 3 * 2 kernel vectors stay in registers for a whole dx row, one accumulator per dx
+// pixel; dy pixels outside [0, OW) are masked loads of zero, so every 8-pixel block (the row's
+// last one stored masked) runs the same branch-free code.
+bool dx_row_c1(const ConvGeom& g) {
+  return g.C == 1 && g.F == 32 && g.KW == 3 && g.KH <= 3 && g.dw == 1 && g.sh == 1 && g.sw == 1;
+}
+
+void dx_row_c1_f32(const ConvGeom& g, const float* dyimg, const float* packed, int64_t ih,
+                   float* dxrow) {
+  constexpr int RR = 8;
+  const float* w = packed + 32;  // kernel row (kh, kw) at w + (kh * 3 + kw) * 32
+  __m512 w0[3][3], w1[3][3];
+  const float* dyrow[3];
+  int nk = 0;
+  for (int64_t kh = 0; kh < g.KH; ++kh) {
+    const int64_t oh = ih + g.pt - kh * g.dh;
+    if (oh < 0 || oh >= g.OH) continue;
+    dyrow[nk] = dyimg + oh * g.OW * 32;
+    for (int k = 0; k < 3; ++k) {
+      w0[nk][k] = _mm512_loadu_ps(w + (kh * 3 + k) * 32);
+      w1[nk][k] = _mm512_loadu_ps(w + (kh * 3 + k) * 32 + 16);
+    }
+    ++nk;
+  }
+  // The next dx row's newest dy row, fetched a block's worth at a time while this row computes.
+  const int64_t next = ih + 1 + g.pt;
+  const char* pf = next < g.OH ? reinterpret_cast<const char*>(dyimg + next * g.OW * 32) : nullptr;
+  const char* pf_end = pf ? pf + g.OW * 32 * sizeof(float) : nullptr;
+  for (int64_t iw0 = 0; iw0 < g.W; iw0 += RR) {
+    const int64_t q0 = iw0 + g.pl - 2;  // dy column of block pixel r at tap kw: q0 + r + 2 - kw
+    for (int b = 0; b < RR * 2 && pf < pf_end; ++b, pf += 64) __builtin_prefetch(pf);
+    __m512 acc[RR];
+    for (int r = 0; r < RR; ++r) acc[r] = _mm512_setzero_ps();
+    for (int kk = 0; kk < nk; ++kk) {
+#pragma GCC unroll 10
+      for (int j = 0; j < RR + 2; ++j) {
+        const int64_t q = q0 + j;
+        const bool in = q >= 0 && q < g.OW;
+        const __mmask16 m = in ? 0xFFFF : 0;
+        const float* dq = dyrow[kk] + (in ? q : 0) * 32;
+        const __m512 d0 = _mm512_maskz_loadu_ps(m, dq), d1 = _mm512_maskz_loadu_ps(m, dq + 16);
+#pragma GCC unroll 3
+        for (int k = 0; k < 3; ++k) {
+          const int r = j - 2 + k;
+          if (r < 0 || r >= RR) continue;
+          acc[r] = _mm512_fmadd_ps(d0, w0[kk][k], acc[r]);
+          acc[r] = _mm512_fmadd_ps(d1, w1[kk][k], acc[r]);
+        }
+      }
+    }
+    if (iw0 + RR <= g.W) {
+      hsum_rows<float, RR>(reinterpret_cast<const vec_t<float>*>(acc), dxrow + iw0);
+    } else {
+      float out[RR];
+      hsum_rows<float, RR>(reinterpret_cast<const vec_t<float>*>(acc), out);
+      for (int64_t r = 0; r < g.W - iw0; ++r) dxrow[iw0 + r] = out[r];
+    }
+  }
+}
+#endif
+
 // Rows [ih0, ih1) in blocks of R input pixels (avx512: 8, else 4), the row end in R/2, R/4, ...
 template <class T>
 void direct_dx(const ConvGeom& g, const T* dy, const T* packed, int64_t n, int64_t ih0,
                int64_t ih1, T* dx) {
   constexpr int R = CNNEXT_VEC_BYTES == 64 ? 8 : 4;
   const T* dyimg = dy + n * g.OH * g.OW * g.F;
+#if defined(__AVX512F__)
+  if constexpr (sizeof(T) == 4) {
+    if (dx_row_c1(g)) {
+      for (int64_t ih = ih0; ih < ih1; ++ih)
+        dx_row_c1_f32(g, dyimg, packed, ih, dx + (n * g.H + ih) * g.W);
+      return;
+    }
+  }
+#endif
   for (int64_t ih = ih0; ih < ih1; ++ih) {
     T* dxrow = dx + (n * g.H + ih) * g.W * g.C;
     int64_t iw = 0;

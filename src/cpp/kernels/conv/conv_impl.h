@@ -100,12 +100,14 @@ template <class T>
 constexpr ConvKernelsT<T> table() {
 #if CNNEXT_VEC_BYTES > 0
   auto igemm = &igemm_conv<T>;
+  auto igemm_w = &igemm_dw<T>;
 #else
   decltype(ConvKernelsT<T>::igemm_conv) igemm = nullptr;
+  decltype(ConvKernelsT<T>::igemm_dw) igemm_w = nullptr;
 #endif
   return {&im2col<T>,     &col2im_add<T>, &direct_packed_size<T>, &direct_pack<T>,
           &direct_conv<T>, &direct_dw<T>,  &direct_dx<T>,          igemm,
-          igemm_mr()};
+          igemm_mr(),      igemm_w,        kIgemmDwTile};
 }
 
 }  // namespace

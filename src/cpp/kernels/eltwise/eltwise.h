@@ -15,6 +15,12 @@ template <class T>
 struct EltwiseKernelsT {
   void (*relu)(const T* x, T* y, int64_t n);                         // y = max(x, 0), NaN kept
   void (*relu_backward)(const T* dy, const T* x, T* dx, int64_t n);  // dx = dy * (x > 0)
+  // Keras's relu(x, negative_slope, max_value, threshold), slope >= 0, cap >= 0 (+inf: none):
+  //   y = x > thr ? min(x, cap) : slope * (x - thr)     (slope 0: exactly 0 below thr; NaN kept)
+  void (*relu_general)(const T* x, T* y, int64_t n, T slope, T cap, T thr);
+  //   dx = x > thr ? (x < cap ? dy : 0) : slope * dy    (NaN x: 0; cap +inf: no upper kink)
+  void (*relu_general_backward)(const T* dy, const T* x, T* dx, int64_t n, T slope, T cap,
+                                T thr);
   void (*sigmoid)(const T* x, T* y, int64_t n);                      // y = 1 / (1 + exp(-x))
   void (*sigmoid_backward)(const T* dy, const T* y, T* dx, int64_t n);  // dx = dy*y*(1-y)
   void (*tanh)(const T* x, T* y, int64_t n);

@@ -29,6 +29,44 @@ void relu_backward(const T* dy, const T* x, T* dx, int64_t n) {
   });
 }
 
+// One comparison against thr picks the branch; x <= thr is false for NaN, so NaN takes the upper
+// branch, where min_nan keeps it. The slope-0 variant writes 0 below thr instead of 0 * (x - thr),
+// which would be NaN at x = -inf.
+template <class T>
+void relu_general(const T* x, T* y, int64_t n, T slope, T cap, T thr) {
+  if (slope == T(0)) {
+    map_unary(x, y, n, [=](auto v) {
+      using V = decltype(v);
+      return select(v <= splat<V>(thr), splat<V>(0), min_nan(v, splat<V>(cap)));
+    });
+  } else {
+    map_unary(x, y, n, [=](auto v) {
+      using V = decltype(v);
+      return select(v <= splat<V>(thr), splat<V>(slope) * (v - splat<V>(thr)),
+                    min_nan(v, splat<V>(cap)));
+    });
+  }
+}
+
+// The kinks at thr and cap take the lower piece's slope (as relu_backward at 0). With no cap the
+// upper comparison is against NaN, which is always false: no kink, dy passes for every x > thr.
+template <class T>
+void relu_general_backward(const T* dy, const T* x, T* dx, int64_t n, T slope, T cap, T thr) {
+  const T hi = cap < T(__builtin_inf()) ? cap : T(__builtin_nan(""));
+  if (slope == T(0)) {
+    map_binary(dy, x, dx, n, [=](auto g, auto v) {
+      using V = decltype(v);
+      return select(v > splat<V>(thr), select(v >= splat<V>(hi), splat<V>(0), g), splat<V>(0));
+    });
+  } else {
+    map_binary(dy, x, dx, n, [=](auto g, auto v) {
+      using V = decltype(v);
+      const V lower = select(v <= splat<V>(thr), g * splat<V>(slope), splat<V>(0));  // NaN: 0
+      return select(v > splat<V>(thr), select(v >= splat<V>(hi), splat<V>(0), g), lower);
+    });
+  }
+}
+
 template <class T>
 void sigmoid(const T* x, T* y, int64_t n) {
   map_unary(x, y, n, [](auto v) { return vsigmoid(v); });
@@ -331,6 +369,8 @@ template <class T>
 constexpr EltwiseKernelsT<T> table() {
   return {&relu<T>,
           &relu_backward<T>,
+          &relu_general<T>,
+          &relu_general_backward<T>,
           &sigmoid<T>,
           &sigmoid_backward<T>,
           &tanh_forward<T>,
