@@ -89,28 +89,13 @@ bool has_padding(const ConvGeom& g) {
          (g.OW - 1) * g.sw - g.pl + (g.KW - 1) * g.dw >= g.W;
 }
 
-// True when p[0, n) holds an inf or NaN (threaded: a pass over dy costs little beside a conv).
-template <class T>
-bool any_nonfinite(const T* p, int64_t n) {
-  const int64_t chunk = 64 * 1024, nchunks = (n + chunk - 1) / chunk;
-  auto bad = std::unique_ptr<unsigned char[]>(new unsigned char[nchunks > 0 ? nchunks : 1]());
-  parallel_chunks(0, n, chunk, [&](int64_t c, int64_t lo, int64_t hi) {
-    int any = 0;
-    for (int64_t i = lo; i < hi; ++i) any |= !(p[i] - p[i] == T(0));  // inf - inf, NaN: NaN
-    bad[c] = any != 0;
-  });
-  for (int64_t c = 0; c < nchunks; ++c)
-    if (bad[c]) return true;
-  return false;
-}
-
 // The direct kernels skip the taps that fall in the zero padding, while conv's definition (and the
 // im2col path, TF and the NumPy oracle) multiplies them: 0 * inf = NaN. So an inf or NaN operand
 // that meets the padding (the kernel in the forward pass, dy for the kernel gradient) takes the
 // im2col path; finite operands give the same result either way.
 template <class T>
 bool padding_meets_nonfinite(const ConvGeom& g, const T* p, int64_t n) {
-  return has_padding(g) && any_nonfinite(p, n);
+  return has_padding(g) && !winograd_kernels_for<T>().all_finite(p, n);
 }
 
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -342,10 +327,11 @@ void conv2d_backprop_input(const ConvGeom& g, const T* dy, const T* kernel, T* d
     return;
   }
   // use_winograd is symmetric in C and F, so the flipped forward below runs by Winograd too,
-  // which pays even where the padding zeros would make the GEMM forward lose. It multiplies the
-  // zeros around dy by the kernel, so a kernel holding inf or NaN takes the GEMM path, whose
-  // sums (like NumPy's) only see real dy cells.
-  if ((dx_as_forward(g) || use_winograd(g)) && !any_nonfinite(kernel, K * F)) {
+  // which pays even where the padding zeros would make the GEMM forward lose.
+  // (Not for an inf/NaN kernel: the forward would multiply it by dy's padding zeros, 0 * inf =
+  // NaN, where dx, a sum over real output pixels only, has none.)
+  const bool finite_kernel = winograd_kernels_for<T>().all_finite(kernel, K * F);
+  if ((dx_as_forward(g) || use_winograd(g)) && finite_kernel) {
     // Stride 1: dx is the forward convolution of dy with the spatially flipped, I/O-transposed
     // kernel, wt[kh'][kw'][f][c] = kernel[KH-1-kh'][KW-1-kw'][c][f], over dy padded by the kernel's
     // reach minus the forward padding: dx[ih] gathers dy[ih + pt - kh * dh] = dy[ih - pt' + kh' * dh].
