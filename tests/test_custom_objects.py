@@ -126,8 +126,11 @@ def test_initializer_serialize_deserialize_get():
     assert fn_cfg == {"module": "builtins", "class_name": "function", "config": "ones_init",
                       "registered_name": "function"}
     assert initializers.deserialize(fn_cfg, {"ones_init": ones_init}) is ones_init
-    with pytest.raises(ValueError, match="Could not interpret initializer identifier"):
+    with pytest.raises(ValueError, match="Could not interpret initializer identifier: "
+                                         "'HalfInit'$"):
         initializers.get("HalfInit")
+    with cnnext.utils.custom_object_scope({"HalfInit": HalfInit}):
+        assert type(initializers.get("HalfInit")) is HalfInit  # a name in scope, as in Keras
     builtin = initializers.serialize(initializers.GlorotUniform(seed=3))
     assert builtin == {"module": "keras.initializers", "class_name": "GlorotUniform",
                        "config": {"seed": 3, "input_axes": None, "output_axes": None},
