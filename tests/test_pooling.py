@@ -371,3 +371,21 @@ def test_core_rechecks_shapes():
         _core.max_pool2d_backward_from_argmax(np.ones((1, 2, 2, 2), np.float32),
                                               np.zeros((1, 2, 2, 1), np.uint8), [1, 4, 4, 2],
                                               2, 2, 2, 2, False)
+
+
+@pytest.mark.parametrize("hw,pool", [(hw, p) for hw in [(4, 4), (5, 7), (13, 13), (26, 27), (3, 2)]
+                                     for p in (2, 3) if min(hw) >= p])
+def test_backward_from_argmax_writes_every_cell_of_a_reused_buffer(isa, dtype, hw, pool):
+    """The tiled backward (strides == pool, 'valid') writes every dx cell itself, including the
+    rows and columns no window covers: a reused buffer full of garbage must come back exact."""
+    from cnnext import _core
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, *hw, 19)).astype(dtype)
+    y, k = ops.max_pool2d_with_argmax(x, pool)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    want = orc.max_pool2d_backward(dy, x, pool)
+    out = np.full(x.shape, np.nan, dtype)
+    got = _core.max_pool2d_backward_from_argmax(dy, k, x.shape, pool, pool, pool, pool, False,
+                                                out=out)
+    assert got is out
+    assert_close(out, want, dtype)

@@ -318,9 +318,55 @@ void max_backward_image_k(const PoolGeom& g, const T* dy, const T* x, T* dx) {
   }
 }
 
+// Windows that tile the input (a compile-time KH x KW window, strides equal to it, no padding):
+// every cell of a window is written once, dy where the argmax points and 0 elsewhere, and only
+// the cells no window covers (the last H % KH rows, W % KW columns) are zeroed separately. One
+// pass of stores instead of a memset followed by a read-modify-write scatter.
+template <class T, class Idx, int KH, int KW>
+void max_backward_argmax_tiled(const PoolGeom& g, const T* dy, const Idx* idx, T* dx) {
+  const int64_t C = g.C, rs = g.W * g.C, covered = g.OW * KW * C;
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      const int64_t o = (oh * g.OW + ow) * C;
+      T* d = dx + (oh * KH * g.W + ow * KW) * C;
+      over_channels<T>(C, [&](int64_t c, auto blk, int done) {
+        (void)done;  // overlapping lanes are rewritten with the same value
+        using V = typename decltype(blk)::V;
+        using I = int_t<V>;
+        constexpr int U = decltype(blk)::U, L = width_v<V>;
+        V gv[U];
+        I k[U];
+        for (int u = 0; u < U; ++u) {
+          gv[u] = load<V>(dy + o + c + u * L);
+          k[u] = load_index<I>(idx + o + c + u * L);
+        }
+        for (int i = 0; i < KH; ++i)
+          for (int j = 0; j < KW; ++j) {
+            T* t = d + i * rs + j * C + c;
+            const I cell = splat<I>(lane_t<I>(i * KW + j));
+            for (int u = 0; u < U; ++u)
+              store(t + u * L, select(k[u] == cell, gv[u], splat<V>(T(0))));
+          }
+      });
+    }
+    if (covered < rs)
+      for (int i = 0; i < KH; ++i)
+        std::memset(dx + (oh * KH + i) * rs + covered, 0, sizeof(T) * size_t(rs - covered));
+  }
+  if (g.OH * KH < g.H)
+    std::memset(dx + g.OH * KH * rs, 0, sizeof(T) * size_t((g.H - g.OH * KH) * rs));
+}
+
 template <class T, class Idx, int KH, int KW>
 void max_backward_argmax_image_k(const PoolGeom& g, const T* dy, const Idx* idx, T* dx) {
   const int64_t C = g.C, rs = g.W * g.C;
+  if constexpr (KH > 0) {
+    if (g.SH == KH && g.SW == KW && g.PT == 0 && g.PL == 0 && g.OH * KH <= g.H &&
+        g.OW * KW <= g.W) {
+      max_backward_argmax_tiled<T, Idx, KH, KW>(g, dy, idx, dx);
+      return;
+    }
+  }
   std::memset(dx, 0, sizeof(T) * static_cast<size_t>(g.H * rs));
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     const Span sh = span(oh, g.SH, g.PT, g.KH, g.H);
