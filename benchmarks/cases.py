@@ -216,25 +216,33 @@ def pool_case(kind, n=256, h=26, w=26, c=32, p=2):
 
 
 # ---------------------------------------------------------------- activations
+LEAKY_RELU6 = {"negative_slope": 0.2, "max_value": 6.0}  # Keras's relu with arguments
+
+
 def act_case(kind, shape):
     nbytes = 2.0 * 4 * np.prod(shape)
 
     def build(env):
         x = np.random.default_rng(0).standard_normal(shape, dtype=F32) * 4
         holder = {}
-        npf = {"relu": ref.relu, "sigmoid": ref.sigmoid, "softmax": ref.softmax}[kind]
-        extra = {"axis": -1} if kind == "softmax" else {}
+        npf = {"relu": ref.relu, "sigmoid": ref.sigmoid, "softmax": ref.softmax,
+               "leaky_relu6": ref.leaky_relu6}[kind]
+        extra = {"softmax": {"axis": -1}, "leaky_relu6": LEAKY_RELU6}.get(kind, {})
+        name = "relu" if kind == "leaky_relu6" else kind
         impls = {"numpy": _keep_ref(lambda: npf(x), holder),
-                 "cnnext": _maybe(lambda: _cn(env, (kind,), x=x, **extra))}
+                 "cnnext": _maybe(lambda: _cn(env, (name,), x=x, **extra))}
         if env.torch is not None:
             torch = env.torch
             xt = torch.from_numpy(x)
             tf = {"relu": torch.relu, "sigmoid": torch.sigmoid,
-                  "softmax": lambda t: torch.softmax(t, -1)}[kind]
+                  "softmax": lambda t: torch.softmax(t, -1),
+                  "leaky_relu6": lambda t: torch.where(t > 0, torch.clamp(t, max=6.0),
+                                                       0.2 * t)}[kind]
             impls["torch"] = lambda: tf(xt)
         if env.keras is not None:
             kx = env.keras.ops.convert_to_tensor(x)
-            kf = getattr(env.keras.ops, kind)
+            kf = (getattr(env.keras.ops, kind) if kind != "leaky_relu6" else
+                  lambda t: env.keras.activations.relu(t, **LEAKY_RELU6))
             impls["keras"] = _keras(env, lambda: kf(kx))
         return _finish(env, impls, holder, lambda r: r.numpy(),
                        _keras_np(env) if env.keras is not None else None, tol=1e-5)
@@ -384,7 +392,7 @@ def op_cases():
         cases += [conv_case(which, *s) for s in CONV_SHAPES]
     cases += [pool_case("max"), pool_case("avg")]
     cases += [act_case("relu", (128, 26, 26, 32)), act_case("sigmoid", (128, 26, 26, 32)),
-              act_case("softmax", (2816, 1000))]
+              act_case("leaky_relu6", (128, 26, 26, 32)), act_case("softmax", (2816, 1000))]
     cases += [dense_case(2048, 2048, 2048), dense_case(128, 1600, 128)]
     cases += [adam_case()]
     cases += [convolve2d_case(512, 3), convolve2d_case(512, 15)]

@@ -9,7 +9,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = ["same_pads", "conv2d", "conv2d_backprop_input", "conv2d_backprop_kernel",
-           "max_pool2d", "avg_pool2d", "relu", "sigmoid", "softmax", "adam", "AdamState"]
+           "max_pool2d", "avg_pool2d", "relu", "leaky_relu6", "sigmoid", "softmax", "adam",
+           "AdamState"]
 
 
 def same_pads(k):
@@ -79,6 +80,11 @@ def avg_pool2d(x, pool=2):
 
 def relu(x):
     return np.maximum(x, 0)
+
+
+def leaky_relu6(x):
+    """keras.activations.relu(x, negative_slope=0.2, max_value=6)."""
+    return np.where(x > 0, np.minimum(x, 6.0), 0.2 * x).astype(x.dtype, copy=False)
 
 
 def sigmoid(x):

@@ -25,6 +25,7 @@ def tiny_sizes():
            for which in ("fwd", "dx", "dw") for pad in ("valid", "same")]
     ops += [cases.pool_case("max", 2, 4, 4, 3), cases.pool_case("avg", 2, 5, 5, 3),
             cases.act_case("relu", (3, 5)), cases.act_case("sigmoid", (3, 5)),
+            cases.act_case("leaky_relu6", (3, 5)),
             cases.act_case("softmax", (3, 5)), cases.dense_case(4, 6, 5), cases.adam_case(),
             cases.convolve2d_case(9, 3)]
     return {"ops": ops, "model": [model.model_case("predict", 32, 32)], "peak_n": 64,

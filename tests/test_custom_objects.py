@@ -126,8 +126,11 @@ def test_initializer_serialize_deserialize_get():
     assert fn_cfg == {"module": "builtins", "class_name": "function", "config": "ones_init",
                       "registered_name": "function"}
     assert initializers.deserialize(fn_cfg, {"ones_init": ones_init}) is ones_init
-    with pytest.raises(ValueError, match="Could not interpret initializer identifier"):
+    with pytest.raises(ValueError, match="Could not interpret initializer identifier: "
+                                         "'HalfInit'$"):
         initializers.get("HalfInit")
+    with cnnext.utils.custom_object_scope({"HalfInit": HalfInit}):
+        assert type(initializers.get("HalfInit")) is HalfInit  # a name in scope, as in Keras
     builtin = initializers.serialize(initializers.GlorotUniform(seed=3))
     assert builtin == {"module": "keras.initializers", "class_name": "GlorotUniform",
                        "config": {"seed": 3, "input_axes": None, "output_axes": None},
@@ -273,3 +276,104 @@ def test_keras_saved_axes_load_in_cnnext(tmp_path):
                                k_inits):
         assert k_layer.kernel_initializer.get_config() == k_init.get_config()
     np.testing.assert_allclose(np.asarray(km2(x)), np.asarray(km(x)), rtol=1e-6)
+
+
+# ---- register_keras_serializable / custom_object_scope -------------------------------------------
+@cnnext.saving.register_keras_serializable(package="kgaps")
+class Shift(layers.Layer):
+    """y = x + offset (registered: files name it `kgaps>Shift`)."""
+
+    def __init__(self, offset=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.offset = offset
+
+    def forward(self, x, training=False):
+        return x + np.asarray(self.offset, x.dtype)
+
+    def backward(self, dy, need_dx=True):
+        self._grads = []
+        return dy if need_dx else None
+
+    def get_config(self):
+        return {**super().get_config(), "offset": self.offset}
+
+
+@cnnext.utils.register_keras_serializable(package="kgaps", name="twos")
+def twos_init(shape, dtype=None):
+    return np.full(shape, 2.0, dtype or "float32")
+
+
+def test_registered_classes_load_without_custom_objects(tmp_path):
+    assert cnnext.saving.get_registered_name(Shift) == "kgaps>Shift"
+    assert cnnext.saving.get_registered_object("kgaps>Shift") is Shift
+    assert cnnext.saving.get_custom_objects()["kgaps>twos"] is twos_init
+    assert cnnext.utils.get_registered_name(Scale) == "Scale"  # not registered
+    cfg = layers.serialize(Shift(2.5))
+    assert (cfg["class_name"], cfg["registered_name"]) == ("Shift", "kgaps>Shift")
+    assert type(layers.deserialize(cfg)) is Shift
+    assert initializers.serialize(twos_init)["config"] == "kgaps>twos"
+    cnnext.utils.clear_session()
+    m = cnnext.Sequential([layers.Input((3,)), Shift(0.5),
+                           layers.Dense(2, kernel_initializer=twos_init)])
+    path = tmp_path / "registered.keras"
+    m.save(path)
+    loaded = cnnext.saving.load_model(path)
+    assert [type(l) for l in loaded.layers] == [Shift, layers.Dense]
+    x = np.ones((2, 3), np.float32)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), m.predict(x, verbose=0))
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), np.full((2, 2), 9.0))
+    with pytest.raises(ValueError, match="Cannot register a class that does not have a "
+                                         "get_config"):
+        cnnext.saving.register_keras_serializable()(type("NoConfig", (), {}))
+
+
+def test_custom_object_scope(tmp_path):
+    m = _model()
+    m.build((None, 5))
+    path = tmp_path / "scoped.keras"
+    m.save(path)
+    with cnnext.utils.custom_object_scope({"Scale": Scale, "HalfInit": HalfInit}):
+        with cnnext.saving.CustomObjectScope({"ones_init": ones_init}):  # nested scopes merge
+            loaded = cnnext.saving.load_model(path)
+        assert type(layers.deserialize(layers.serialize(Scale()))) is Scale
+    assert loaded.get_config() == m.get_config()
+    with pytest.raises(ValueError, match="unknown class 'Scale'"):
+        cnnext.saving.load_model(path)  # the scope ended
+    with pytest.raises(TypeError, match="`custom_objects` must be a dict"):
+        cnnext.utils.custom_object_scope([Scale])
+
+
+def _keras_shift(keras):
+    @keras.saving.register_keras_serializable(package="kgaps")
+    class Shift(keras.layers.Layer):  # same class name: the weights file keys layers by it
+        def __init__(self, offset=1.0, **kwargs):
+            super().__init__(**kwargs)
+            self.offset = offset
+
+        def call(self, x):
+            return x + self.offset
+
+        def get_config(self):
+            return {**super().get_config(), "offset": self.offset}
+
+    return Shift
+
+
+def test_keras_file_with_a_registered_custom_layer(tmp_path):
+    """Keras writes `registered_name: "kgaps>Shift"`; cnnext's class registered under the same
+    name rebuilds it, and back."""
+    from keras_parity_models import import_keras
+    keras = import_keras()
+
+    KShift = _keras_shift(keras)
+    keras.utils.clear_session()
+    km = keras.Sequential([keras.Input((3,)), KShift(0.25), keras.layers.Dense(2)])
+    path = tmp_path / "k.keras"
+    km.save(path)
+    cm = cnnext.saving.load_model(path)
+    assert type(cm.layers[0]) is Shift and cm.layers[0].offset == 0.25
+    x = np.random.default_rng(0).random((4, 3), dtype=np.float32)
+    np.testing.assert_allclose(cm.predict(x, verbose=0), np.asarray(km(x)), rtol=1e-6)
+    back = tmp_path / "c.keras"
+    cm.save(back)
+    assert type(keras.models.load_model(back).layers[0]) is KShift

@@ -1,8 +1,8 @@
 """Activation functions by Keras name: ``get('relu')``, ``serialize(fn) -> 'relu'``.
 
 cnnext trains without autograd, so an activation is usable in a layer only if it has a backward
-op: linear, relu, leaky_relu, relu6, sigmoid, tanh and softmax. Other Keras names are recognised and rejected with
-a clear message.
+op: linear, relu, leaky_relu, relu6, sigmoid, tanh and softmax. Other Keras names are recognised
+and rejected with a clear message.
 """
 from . import _backend
 

@@ -258,7 +258,11 @@ def get(identifier):
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, str):
-        return deserialize({"class_name": identifier, "config": {}})
+        try:
+            return deserialize({"class_name": identifier, "config": {}})
+        except ValueError:
+            raise ValueError("Could not interpret initializer identifier: "
+                             f"{identifier!r}") from None
     if inspect.isclass(identifier):
         return identifier()
     if callable(identifier):

@@ -5,9 +5,14 @@ import random
 import numpy as np
 
 from . import _naming, _random
+from ._custom_objects import (CustomObjectScope, custom_object_scope, get_custom_objects,
+                              get_registered_name, get_registered_object,
+                              register_keras_serializable)
 from ._progbar import Progbar
 
-__all__ = ["set_random_seed", "to_categorical", "clear_session", "Progbar"]
+__all__ = ["set_random_seed", "to_categorical", "clear_session", "Progbar",
+           "register_keras_serializable", "CustomObjectScope", "custom_object_scope",
+           "get_custom_objects", "get_registered_name", "get_registered_object"]
 
 
 def set_random_seed(seed):

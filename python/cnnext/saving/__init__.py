@@ -28,6 +28,10 @@ import zipfile
 
 import numpy as np
 
+from .. import _custom_objects
+from .._custom_objects import (CustomObjectScope, custom_object_scope, get_custom_objects,
+                               get_registered_name, get_registered_object,
+                               register_keras_serializable)
 from ._archive import (CONFIG as _CONFIG, METADATA as _METADATA, MAX_WEIGHTS_BYTES,
                        WEIGHTS as _WEIGHTS, _atomic_write, _check_path, _KerasZip,
                        _parse_json, _read_capped)
@@ -36,7 +40,9 @@ from ._serialization import (_check_config_tree, _check_depth, _deserialize_mode
 from ._weights import (_check_h5_signature, _load_h5_into_model, _open_h5,
                        _weights_to_h5_bytes)
 
-__all__ = ["save_model", "load_model", "save_weights", "load_weights", "model_from_json"]
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "model_from_json",
+           "register_keras_serializable", "CustomObjectScope", "custom_object_scope",
+           "get_custom_objects", "get_registered_name", "get_registered_object"]
 
 KERAS_VERSION = "3.15.1"  # the Keras release whose file layout this module writes
 
@@ -90,7 +96,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                                  f"Received: {type(metadata).__name__}")
         config = _parse_json(zf.read(_CONFIG), _CONFIG)
         _check_h5_signature(zf.head(_WEIGHTS, 8), _WEIGHTS)
-        custom_objects = dict(custom_objects or {})
+        custom_objects = _custom_objects.visible(custom_objects)  # + registry and scope
         _check_config(config, custom_objects)
         model = _deserialize_model(config, custom_objects, compile,
                                    weights_budget=zf.size(_WEIGHTS))
@@ -110,7 +116,7 @@ def model_from_json(json_string, custom_objects=None):
     else:
         raise TypeError(f"`json_string` must be a str. Received: {type(json_string).__name__}")
     config = _parse_json(data, "the string", source="model JSON")
-    custom_objects = dict(custom_objects or {})
+    custom_objects = _custom_objects.visible(custom_objects)  # + registry and scope
     _check_config(config, custom_objects, "the string", "model JSON")
     return _deserialize_model(config, custom_objects, compile=False)
 

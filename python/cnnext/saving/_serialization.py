@@ -215,7 +215,9 @@ def _deserialize_model(config, custom_objects, compile, weights_budget=None):
         raise ValueError("Invalid `.keras` file: the model config needs a list `layers`.")
     for i, item in enumerate(inner["layers"]):
         name = item.get("class_name") if isinstance(item, dict) else None
-        if name not in custom_objects and (
+        registered = item.get("registered_name") if isinstance(item, dict) else None
+        registered = registered if isinstance(registered, str) else None
+        if name not in custom_objects and registered not in custom_objects and (
                 not isinstance(item, dict) or _keras_module(item.get("module")) != "keras.layers"):
             raise ValueError(f"Invalid `.keras` file: config.layers[{i}] is not a serialized "
                              f"layer. Received: class_name={name!r}, module="
