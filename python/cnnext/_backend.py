@@ -37,7 +37,10 @@ def _direct(*arrays):
     for a in arrays:
         if a is None:
             continue
-        if type(a) is not np.ndarray or not (a.flags.c_contiguous and a.flags.aligned):
+        if type(a) is not np.ndarray:
+            return False
+        flags = a.flags
+        if not (flags.c_contiguous and flags.aligned):
             return False
         if dtype is None:
             if a.dtype not in _FLOATS:
@@ -49,9 +52,10 @@ def _direct(*arrays):
 
 
 def _usable_out(out, shape, dtype):
-    return (out is not None and type(out) is np.ndarray and out.shape == tuple(shape)
-            and out.dtype == dtype and out.flags.c_contiguous and out.flags.aligned
-            and out.flags.writeable)
+    if type(out) is not np.ndarray or out.shape != tuple(shape) or out.dtype != dtype:
+        return False
+    flags = out.flags
+    return flags.c_contiguous and flags.aligned and flags.writeable
 
 
 @functools.lru_cache(maxsize=256)

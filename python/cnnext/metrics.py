@@ -99,6 +99,11 @@ class Mean(Metric):
             self.total += values.sum(dtype=np.float32)
             self.count += np.float32(values.size)
             return
+        if values.ndim == 0 and np.ndim(sample_weight) == 0:  # the loss tracker, every step
+            w = np.float32(sample_weight)
+            self.total += values * w
+            self.count += w
+            return
         w = np.asarray(sample_weight, np.float32)
         w = np.broadcast_to(w.reshape(w.shape + (1,) * max(0, values.ndim - w.ndim)),
                             values.shape)

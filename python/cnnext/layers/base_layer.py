@@ -189,10 +189,15 @@ class Layer:
     def _buffer(self, key, shape, dtype):
         """A scratch array reused from training step to training step (outputs and gradients
         are consumed within the step that produced them, so reuse is safe there)."""
-        bufs = self.__dict__.setdefault("_buffers", {})
+        try:
+            bufs = self._buffers
+        except AttributeError:
+            bufs = self._buffers = {}
         buf = bufs.get(key)
-        if buf is None or buf.shape != tuple(shape) or buf.dtype != dtype:
-            buf = bufs[key] = np.empty(shape, dtype)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            shape = tuple(shape)
+            if buf is None or buf.shape != shape or buf.dtype != dtype:
+                buf = bufs[key] = np.empty(shape, dtype)
         return buf
 
     def backward(self, dy, need_dx=True):
