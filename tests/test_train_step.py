@@ -118,10 +118,35 @@ def test_workspaces_are_reused_across_steps():
     x, y = _data()
     model.train_on_batch(x[:16], y[:16])
     conv = model.layers[0]
-    first = {k: v.ctypes.data for k, v in conv._buffers.items()}
+    first = {k: v[0].ctypes.data for k, v in conv._buffers.items()}
     model.train_on_batch(x[16:32], y[16:32])
-    assert {k: v.ctypes.data for k, v in conv._buffers.items()} == first
+    assert {k: v[0].ctypes.data for k, v in conv._buffers.items()} == first
     assert {"y", "dk", "db"} <= set(first)
+
+
+def test_full_and_last_partial_batch_keep_their_buffers():
+    """An epoch of 2 full batches and a smaller last one: after the first epoch, no step of the
+    next allocates (both batch shapes keep a workspace)."""
+    model = _seed_like()
+    x, y = _data(n=40)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    conv = model.layers[0]
+    before = {k: [b.ctypes.data for b in v] for k, v in conv._buffers.items()}
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    after = {k: [b.ctypes.data for b in v] for k, v in conv._buffers.items()}
+    assert {k: sorted(v) for k, v in after.items()} == {k: sorted(v) for k, v in before.items()}
+    assert len(conv._buffers["y"]) == 2  # (16, ...) and (8, ...)
+    assert len(conv._buffers["dk"]) == 1  # the kernel gradient's shape never changes
+
+
+def test_buffers_keep_at_most_two_shapes_per_key():
+    model = _seed_like()
+    x, y = _data(n=48)
+    for n in (16, 8, 4, 16):
+        model.train_on_batch(x[:n], y[:n])
+    conv = model.layers[0]
+    assert len(conv._buffers["y"]) == 2
+    assert [b.shape[0] for b in conv._buffers["y"]] == [16, 4]
 
 
 def test_predict_returns_fresh_arrays_after_training():

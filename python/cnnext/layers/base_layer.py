@@ -188,17 +188,30 @@ class Layer:
 
     def _buffer(self, key, shape, dtype):
         """A scratch array reused from training step to training step (outputs and gradients
-        are consumed within the step that produced them, so reuse is safe there)."""
+        are consumed within the step that produced them, so reuse is safe there). The two most
+        recent shapes per key are kept: an epoch's full batches and its smaller last batch then
+        both reuse theirs instead of reallocating at every epoch boundary."""
         try:
             bufs = self._buffers
         except AttributeError:
             bufs = self._buffers = {}
-        buf = bufs.get(key)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            shape = tuple(shape)
-            if buf is None or buf.shape != shape or buf.dtype != dtype:
-                buf = bufs[key] = np.empty(shape, dtype)
-        return buf
+        slot = bufs.get(key)
+        if slot is not None:
+            buf = slot[0]
+            if buf.shape == shape and buf.dtype == dtype:
+                return buf
+        shape = tuple(shape)
+        dtype = np.dtype(dtype)
+        if slot is None:
+            slot = bufs[key] = []
+        for i, buf in enumerate(slot):
+            if buf.shape == shape and buf.dtype == dtype:
+                if i:
+                    slot.insert(0, slot.pop(i))
+                return buf
+        slot.insert(0, np.empty(shape, dtype))
+        del slot[2:]
+        return slot[0]
 
     def backward(self, dy, need_dx=True):
         raise NotImplementedError
