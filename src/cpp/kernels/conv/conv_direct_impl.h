@@ -32,17 +32,6 @@ void direct_pack(const ConvGeom& g, const T* kernel, const T* bias, T* packed) {
     for (int64_t f = 0; f < Fp; ++f) packed[(k + 1) * Fp + f] = f < g.F ? kernel[k * g.F + f] : T(0);
 }
 
-template <class V>
-CNNEXT_INLINE V activate(V v, Act act) {
-  using T = lane_t<V>;
-  switch (act) {
-    case Act::relu: return select(v < splat<V>(T(0)), splat<V>(T(0)), v);  // NaN passes
-    case Act::sigmoid: return vsigmoid(v);
-    case Act::tanh: return vtanh(v);
-    default: return v;
-  }
-}
-
 // RR consecutive output pixels of one output row (n, oh, ow..ow+RR) x NN vectors of filters
 // starting at f0: accumulators stay in registers; each tap loads NN weight vectors once and
 // broadcasts one input value per pixel. Taps outside the input contribute zero.
@@ -101,7 +90,7 @@ CNNEXT_INLINE void direct_block(const ConvGeom& g, const T* ximg, const T* packe
   for (int r = 0; r < RR; ++r) {
     for (int v = 0; v < NN; ++v) {
       const int64_t f = f0 + v * VW;
-      const V out = activate(acc[r][v], act);
+      const V out = vactivate(acc[r][v], act);
       if (f + VW <= g.F) store(yp + r * g.F + f, out);
       else if (f < g.F) store_partial(yp + r * g.F + f, out, int(g.F - f));
     }

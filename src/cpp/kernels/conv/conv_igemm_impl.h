@@ -11,6 +11,7 @@
 #pragma once
 #include "kernels/conv/conv.h"
 #include "simd/vec.h"
+#include "simd/vmath.h"
 
 namespace cnnext {
 namespace CNNEXT_ISA_NS {
@@ -73,7 +74,7 @@ void igemm_tile(int64_t taps, int64_t C, const T* const* ind, const T* b, const 
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) acc[i][v] = activate(acc[i][v], act);
+      for (int v = 0; v < NV; ++v) acc[i][v] = vactivate(acc[i][v], act);
   }
   const bool full = nc == NV * W;
 #pragma GCC unroll 16

@@ -75,17 +75,6 @@ void pack_b(int64_t K, int64_t N, const T* B, int64_t rs_b, int64_t cs_b, T* pac
   }
 }
 
-template <class V>
-CNNEXT_INLINE V activate(V x, Act act) {
-  using T = lane_t<V>;
-  switch (act) {
-    case Act::relu: return select(x < splat<V>(T(0)), splat<V>(T(0)), x);  // NaN stays NaN
-    case Act::sigmoid: return vsigmoid(x);
-    case Act::tanh: return vtanh(x);
-    default: return x;
-  }
-}
-
 // s in every lane. Not splat(): its V{} + s costs an add per broadcast (0 + s is not foldable
 // because of -0.0), while s - 0 is exactly s and folds away, leaving a plain (embedded) broadcast.
 template <class V>
@@ -192,7 +181,7 @@ void micro_kernel(const Tile<T>& t) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] = activate(acc[i][v], t.op.act);
+      for (int v = 0; v < NV; ++v) acc[i][v] = vactivate(acc[i][v], t.op.act);
   }
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
@@ -340,7 +329,7 @@ CNNEXT_INLINE void gemv_rows(int64_t K, const T* A, int64_t rs_a, const T* x, T*
     for (int64_t j = k; j < K; ++j) s += A[r * rs_a + j] * x[j];
     T* c = C + r * ldc;
     s = ep.accumulate ? *c + s : s;
-    *c = activate(ep.bias ? s + ep.bias[0] : s, ep.act);
+    *c = vactivate(ep.bias ? s + ep.bias[0] : s, ep.act);
   }
 }
 
@@ -370,7 +359,7 @@ void gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_t cs_
         for (int j = 0; j < NR; ++j) acc[j] += a * bp[k * NR + j];
       }
       for (int j = 0; j < nc; ++j)
-        c[j] = activate(ep.bias ? acc[j] + ep.bias[n0 + j] : acc[j], ep.act);
+        c[j] = vactivate(ep.bias ? acc[j] + ep.bias[n0 + j] : acc[j], ep.act);
     }
   }
 }
@@ -383,7 +372,7 @@ void gemm_rowb(int64_t M, int64_t N, int64_t K, const T* A, int64_t rs_a, int64_
     for (int64_t n = 0; n < N; ++n) {
       T acc = ep.accumulate ? C[m * ldc + n] : T(0);
       for (int64_t k = 0; k < K; ++k) acc += A[m * rs_a + k * cs_a] * B[k * ldb + n];
-      C[m * ldc + n] = activate(ep.bias ? acc + ep.bias[n] : acc, ep.act);
+      C[m * ldc + n] = vactivate(ep.bias ? acc + ep.bias[n] : acc, ep.act);
     }
   }
 }
@@ -396,7 +385,7 @@ void gemv(int64_t M, int64_t K, const T* A, int64_t rs_a, const T* x, T* C, int6
     for (int64_t k = 0; k < K; ++k) s += A[m * rs_a + k] * x[k];
     T* c = C + m * ldc;
     s = ep.accumulate ? *c + s : s;
-    *c = activate(ep.bias ? s + ep.bias[0] : s, ep.act);
+    *c = vactivate(ep.bias ? s + ep.bias[0] : s, ep.act);
   }
 }
 
