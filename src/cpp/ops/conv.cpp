@@ -123,6 +123,34 @@ int64_t grain_for(int64_t flops_per_item) {
   return kMinTaskFlops / (flops_per_item > 0 ? flops_per_item : 1);
 }
 
+// Fixed chunk size of a kernel-gradient reduction over `items` (a function of the shape only,
+// never of the thread count): chunks of at least `min_items`, each keeping `partial_elems`
+// partial sums, at most kMaxChunks of them and kMaxPartialElems values in all. An even number of
+// near-equal chunks, so that two threads get the same work (4 chunks of 1080 + 632 pixels, say,
+// would leave one thread idle 12 % of the time).
+int64_t reduction_chunk(int64_t items, int64_t min_items, int64_t partial_elems) {
+  int64_t max_chunks = kMaxPartialElems / partial_elems;
+  if (max_chunks > kMaxChunks) max_chunks = kMaxChunks;
+  if (max_chunks < 1) max_chunks = 1;
+  int64_t want = items / min_items;
+  if (want > max_chunks) want = max_chunks;
+  if (want > 1 && want % 2 == 1) want += want < max_chunks ? 1 : -1;
+  if (want < 1) want = 1;
+  return (items + want - 1) / want;
+}
+
+// out[i] = sum over chunks c in increasing order of partial[c * n + i]; out may be partial itself.
+template <class T>
+void sum_partials(const T* partial, int64_t nchunks, int64_t n, T* out) {
+  parallel_for(0, n, 16 * 1024, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) out[i] = partial[i];
+    for (int64_t c = 1; c < nchunks; ++c) {
+      const T* src = partial + c * n;
+      for (int64_t i = lo; i < hi; ++i) out[i] += src[i];
+    }
+  });
+}
+
 // Winograd F(2x2, 3x3) for stride-1 undilated 3x3 convolutions with enough channels and filters
 // to feed its 16 GEMMs (K = C each): 2.25x fewer multiplies than the im2col GEMM.
 constexpr int64_t kWinogradMinC = 16;
@@ -189,13 +217,7 @@ bool conv2d_backprop_kernel_winograd(const ConvGeom& g, const T* x, const T* dy,
     return false;
   const int64_t tiles = g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2);
   const int64_t tb = winograd_block<T>(g, kWinogradDwBlockBytes);
-  int64_t max_chunks = kMaxPartialElems / MF;
-  if (max_chunks > kMaxChunks) max_chunks = kMaxChunks;
-  int64_t want = tiles / (4 * tb);
-  if (want > max_chunks) want = max_chunks;
-  if (want > 1 && want % 2 == 1) want += want < max_chunks ? 1 : -1;
-  if (want < 1) want = 1;
-  const int64_t chunk = (tiles + want - 1) / want, nchunks = (tiles + chunk - 1) / chunk;
+  const int64_t chunk = reduction_chunk(tiles, 4 * tb, MF), nchunks = (tiles + chunk - 1) / chunk;
   auto partial = buffer<T>(nchunks * MF);
   parallel_chunks(0, tiles, chunk, [&](int64_t ci, int64_t q0, int64_t q1) {
     auto V = buffer<T>(16 * tb * C), Ye = buffer<T>(16 * tb * F);
@@ -214,10 +236,7 @@ bool conv2d_backprop_kernel_winograd(const ConvGeom& g, const T* x, const T* dy,
       ep.accumulate = true;
     }
   });
-  for (int64_t c = 1; c < nchunks; ++c) {
-    const T* src = partial.get() + c * MF;
-    for (int64_t i = 0; i < MF; ++i) partial[i] += src[i];
-  }
+  sum_partials(partial.get(), nchunks, MF, partial.get());
   wk.transform_grad(C, F, partial.get(), dkernel);
   return true;
 }
@@ -407,16 +426,7 @@ void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkern
   // Fixed chunks of output pixels (a function of the shape only, never of the thread count), so
   // even one large image is split; chunks may span images (im2col handles any pixel range).
   const int64_t M = g.N * ohw, tm = tile_rows<T>(g);
-  int64_t max_chunks = kMaxPartialElems / KF;
-  if (max_chunks > kMaxChunks) max_chunks = kMaxChunks;
-  if (max_chunks < 1) max_chunks = 1;
-  // An even number of near-equal chunks, so that two threads get the same work (4 chunks of
-  // 1080 + 632 pixels, say, would leave one thread idle 12 % of the time).
-  int64_t want = M / kChunkPixels;
-  if (want > max_chunks) want = max_chunks;
-  if (want > 1 && want % 2 == 1) want += want < max_chunks ? 1 : -1;
-  if (want < 1) want = 1;
-  const int64_t chunk = (M + want - 1) / want;
+  const int64_t chunk = reduction_chunk(M, kChunkPixels, KF);
   const int64_t nchunks = (M + chunk - 1) / chunk;
   auto partial = buffer<T>(nchunks == 1 ? 0 : nchunks * KF);
   if (use_direct_dw(g) && !padding_meets_nonfinite(g, dy, M * F)) {
@@ -452,14 +462,7 @@ void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkern
       }
     });
   }
-  if (nchunks == 1) return;
-  parallel_for(0, KF, 16 * 1024, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) dkernel[i] = partial[i];
-    for (int64_t c = 1; c < nchunks; ++c) {
-      const T* src = partial.get() + c * KF;
-      for (int64_t i = lo; i < hi; ++i) dkernel[i] += src[i];
-    }
-  });
+  if (nchunks > 1) sum_partials(partial.get(), nchunks, KF, dkernel);
 }
 
 template <class T>
