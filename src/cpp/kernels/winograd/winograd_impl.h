@@ -8,6 +8,16 @@ namespace cnnext {
 namespace CNNEXT_ISA_NS {
 namespace {
 
+// body(i, V{}) at every full vector of lanes in [0, n), then body(i, T{}) for each of the rest:
+// one generic body serves the vector loop and its scalar tail.
+template <class T, class Body>
+CNNEXT_INLINE void over_lanes(int64_t n, const Body& body) {
+  constexpr int W = kWidth<T>;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) body(i, vec_t<T>{});
+  for (; i < n; ++i) body(i, T{});
+}
+
 struct TileCoord {
   int64_t n, oh, ow;  // image and top-left output pixel of the tile
 };
@@ -48,11 +58,9 @@ CNNEXT_INLINE void input_points(const lane_t<V>* const* taps, int64_t c, lane_t<
 
 template <class T, bool Full>
 CNNEXT_INLINE void input_tile(const T* const* taps, int64_t C, T* out, int64_t stride) {
-  using V = vec_t<T>;
-  constexpr int W = kWidth<T>;
-  int64_t c = 0;
-  for (; c + W <= C; c += W) input_points<V, Full>(taps, c, out, stride);
-  for (; c < C; ++c) input_points<T, Full>(taps, c, out, stride);
+  over_lanes<T>(C, [&](int64_t c, auto lanes) {
+    input_points<decltype(lanes), Full>(taps, c, out, stride);
+  });
 }
 
 template <class T>
@@ -101,8 +109,6 @@ CNNEXT_INLINE void output_points(const lane_t<V>* m, int64_t stride, const lane_
 template <class T>
 void transform_output(const ConvGeom& g, const T* Mx, int64_t t0, int64_t t1, const T* bias,
                       Act act, T* y) {
-  using V = vec_t<T>;
-  constexpr int W = kWidth<T>;
   const int64_t F = g.F, stride = (t1 - t0) * F;
   T* dst[4];
   for (int64_t t = t0; t < t1; ++t) {
@@ -112,13 +118,14 @@ void transform_output(const ConvGeom& g, const T* Mx, int64_t t0, int64_t t1, co
       dst[k] = oh < g.OH && ow < g.OW ? y + ((tc.n * g.OH + oh) * g.OW + ow) * F : nullptr;
     }
     const T* m = Mx + (t - t0) * F;
-    int64_t f = 0;
-    for (; f + W <= F; f += W) output_points<V>(m, stride, bias, act, f, dst);
-    for (; f < F; ++f) output_points<T>(m, stride, bias, act, f, dst);
+    over_lanes<T>(F, [&](int64_t f, auto lanes) {
+      output_points<decltype(lanes)>(m, stride, bias, act, f, dst);
+    });
   }
 }
 
-// U for filters [f, f + lanes) of input channel c (the rows of w are kernel taps, F apart).
+// U = G g G^T for a run of lanes of (c, f) pairs: w points at tap 0, the 9 taps tap_stride apart;
+// the 16 results go plane apart from u.
 template <class V>
 CNNEXT_INLINE void kernel_points(const lane_t<V>* w, int64_t tap_stride, lane_t<V>* u,
                                  int64_t plane) {
@@ -143,16 +150,12 @@ CNNEXT_INLINE void kernel_points(const lane_t<V>* w, int64_t tap_stride, lane_t<
 
 template <class T>
 void transform_kernel(int64_t C, int64_t F, const T* kernel, T* U) {
-  using V = vec_t<T>;
-  constexpr int W = kWidth<T>;
-  const int64_t plane = C * F, tap = C * F;
-  for (int64_t c = 0; c < C; ++c) {
-    const T* w = kernel + c * F;
-    T* u = U + c * F;
-    int64_t f = 0;
-    for (; f + W <= F; f += W) kernel_points<V>(w + f, tap, u + f, plane);
-    for (; f < F; ++f) kernel_points<T>(w + f, tap, u + f, plane);
-  }
+  // Each (c, f) pair is independent and sits at c * F + f in every tap and every U plane alike,
+  // so one pass runs over all C * F of them.
+  const int64_t plane = C * F;
+  over_lanes<T>(plane, [&](int64_t i, auto lanes) {
+    kernel_points<decltype(lanes)>(kernel + i, plane, U + i, plane);
+  });
 }
 
 // A e A^T for filters [f, f + lanes): e = the tile's 2x2 dy block (null rows/cells are zero).
@@ -181,8 +184,6 @@ CNNEXT_INLINE void dy_points(const lane_t<V>* const* src, int64_t f, lane_t<V>* 
 
 template <class T>
 void transform_dy(const ConvGeom& g, const T* dy, int64_t t0, int64_t t1, T* Ye) {
-  using V = vec_t<T>;
-  constexpr int W = kWidth<T>;
   const int64_t F = g.F, stride = (t1 - t0) * F;
   const T* src[4];
   for (int64_t t = t0; t < t1; ++t) {
@@ -192,13 +193,12 @@ void transform_dy(const ConvGeom& g, const T* dy, int64_t t0, int64_t t1, T* Ye)
       src[k] = oh < g.OH && ow < g.OW ? dy + ((tc.n * g.OH + oh) * g.OW + ow) * F : nullptr;
     }
     T* out = Ye + (t - t0) * F;
-    int64_t f = 0;
-    for (; f + W <= F; f += W) dy_points<V>(src, f, out, stride);
-    for (; f < F; ++f) dy_points<T>(src, f, out, stride);
+    over_lanes<T>(F, [&](int64_t f, auto lanes) { dy_points<decltype(lanes)>(src, f, out, stride); });
   }
 }
 
-// G^T m G for one (c, f-vector): G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1].
+// G^T m G for a run of lanes of (c, f) pairs (the 16 points plane apart, the 9 taps tap apart):
+// G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1].
 template <class V>
 CNNEXT_INLINE void grad_points(const lane_t<V>* m, int64_t plane, lane_t<V>* dk, int64_t tap) {
   using T = lane_t<V>;
@@ -220,16 +220,10 @@ CNNEXT_INLINE void grad_points(const lane_t<V>* m, int64_t plane, lane_t<V>* dk,
 
 template <class T>
 void transform_grad(int64_t C, int64_t F, const T* Mx, T* dkernel) {
-  using V = vec_t<T>;
-  constexpr int W = kWidth<T>;
-  const int64_t plane = C * F;
-  for (int64_t c = 0; c < C; ++c) {
-    const T* m = Mx + c * F;
-    T* dk = dkernel + c * F;
-    int64_t f = 0;
-    for (; f + W <= F; f += W) grad_points<V>(m + f, plane, dk + f, plane);
-    for (; f < F; ++f) grad_points<T>(m + f, plane, dk + f, plane);
-  }
+  const int64_t plane = C * F;  // one pass over all (c, f), as in transform_kernel
+  over_lanes<T>(plane, [&](int64_t i, auto lanes) {
+    grad_points<decltype(lanes)>(Mx + i, plane, dkernel + i, plane);
+  });
 }
 
 // x * 0 is 0 for finite x and NaN for NaN or +-inf, so the sum stays 0 exactly when all are finite.
