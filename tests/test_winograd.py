@@ -111,32 +111,28 @@ def test_non_finite_values_stay_where_numpy_puts_them(isa, bad):
     np.testing.assert_array_equal(np.isnan(yk), np.isnan(refk))
 
 
-def test_thread_count_does_not_change_bits():
-    x, w = _data((19, 13, 13, 32), np.float32, 14), _data((3, 3, 32, 64), np.float32, 15)
+def _assert_same_bits_at_1_2_3_threads(run):
     saved = cnnext.get_num_threads()
     try:
         outs = []
         for n in (1, 2, 3):
             cnnext.set_num_threads(n)
-            outs.append(ops.conv2d(x, w, padding="same", activation="relu"))
+            outs.append(run())
     finally:
         cnnext.set_num_threads(saved)
     for o in outs[1:]:
         np.testing.assert_array_equal(o, outs[0])
+
+
+def test_thread_count_does_not_change_bits():
+    x, w = _data((19, 13, 13, 32), np.float32, 14), _data((3, 3, 32, 64), np.float32, 15)
+    _assert_same_bits_at_1_2_3_threads(
+        lambda: ops.conv2d(x, w, padding="same", activation="relu"))
 
 
 def test_backprop_kernel_thread_count_does_not_change_bits():
     x, dy = _data((150, 13, 13, 32), np.float32, 26), _data((150, 11, 11, 64), np.float32, 27)
-    saved = cnnext.get_num_threads()
-    try:
-        outs = []
-        for n in (1, 2, 3):
-            cnnext.set_num_threads(n)
-            outs.append(ops.conv2d_backprop_kernel(x, dy, (3, 3, 32, 64)))
-    finally:
-        cnnext.set_num_threads(saved)
-    for o in outs[1:]:
-        np.testing.assert_array_equal(o, outs[0])
+    _assert_same_bits_at_1_2_3_threads(lambda: ops.conv2d_backprop_kernel(x, dy, (3, 3, 32, 64)))
 
 
 def test_float32_error_stays_near_the_direct_sum():
