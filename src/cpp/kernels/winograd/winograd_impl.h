@@ -28,6 +28,16 @@ CNNEXT_INLINE TileCoord tile_coord(const ConvGeom& g, int64_t t) {
   return {t / per_image, 2 * (r / tw), 2 * (r % tw)};
 }
 
+// The tile's 2x2 output pixels (row-major) in a (N, OH, OW, F) array: cell[k] points at pixel
+// (oh + k / 2, ow + k % 2), or is null where the tile runs past the output's edge.
+template <class P>
+CNNEXT_INLINE void tile_pixels(const ConvGeom& g, const TileCoord& tc, P* base, P** cell) {
+  for (int k = 0; k < 4; ++k) {
+    const int64_t oh = tc.oh + k / 2, ow = tc.ow + k % 2;
+    cell[k] = oh < g.OH && ow < g.OW ? base + ((tc.n * g.OH + oh) * g.OW + ow) * g.F : nullptr;
+  }
+}
+
 // One tile's 16 transformed values for channels [c, c + lanes): taps[k] points at input cell
 // (k / 4, k % 4) of the patch (channel 0), or is null for a cell outside the input (zero).
 template <class V, bool Full>
@@ -112,11 +122,7 @@ void transform_output(const ConvGeom& g, const T* Mx, int64_t t0, int64_t t1, co
   const int64_t F = g.F, stride = (t1 - t0) * F;
   T* dst[4];
   for (int64_t t = t0; t < t1; ++t) {
-    const TileCoord tc = tile_coord(g, t);
-    for (int k = 0; k < 4; ++k) {
-      const int64_t oh = tc.oh + k / 2, ow = tc.ow + k % 2;
-      dst[k] = oh < g.OH && ow < g.OW ? y + ((tc.n * g.OH + oh) * g.OW + ow) * F : nullptr;
-    }
+    tile_pixels(g, tile_coord(g, t), y, dst);
     const T* m = Mx + (t - t0) * F;
     over_lanes<T>(F, [&](int64_t f, auto lanes) {
       output_points<decltype(lanes)>(m, stride, bias, act, f, dst);
@@ -187,11 +193,7 @@ void transform_dy(const ConvGeom& g, const T* dy, int64_t t0, int64_t t1, T* Ye)
   const int64_t F = g.F, stride = (t1 - t0) * F;
   const T* src[4];
   for (int64_t t = t0; t < t1; ++t) {
-    const TileCoord tc = tile_coord(g, t);
-    for (int k = 0; k < 4; ++k) {
-      const int64_t oh = tc.oh + k / 2, ow = tc.ow + k % 2;
-      src[k] = oh < g.OH && ow < g.OW ? dy + ((tc.n * g.OH + oh) * g.OW + ow) * F : nullptr;
-    }
+    tile_pixels(g, tile_coord(g, t), dy, src);
     T* out = Ye + (t - t0) * F;
     over_lanes<T>(F, [&](int64_t f, auto lanes) { dy_points<decltype(lanes)>(src, f, out, stride); });
   }
