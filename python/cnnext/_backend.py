@@ -76,14 +76,30 @@ def _hashable(*args):
         return False
 
 
+@functools.lru_cache(maxsize=256)
+def _pool_reach(out_hw, pool_size, pool_strides):
+    """The leading rows and columns of an (out_hw) image that a 'valid' max-pool reads."""
+    reach = []
+    for o, k, s in zip(out_hw, pool_size, pool_strides):
+        cells = (o - k) // s + 1 if o >= k else 0
+        reach.append((cells - 1) * s + k if cells > 0 else o)
+    return tuple(reach)
+
+
 # ---- convolution ------------------------------------------------------------------------------
-def conv2d(x, kernel, bias, strides, padding, dilation_rate, activation=None, out=None):
+def conv2d(x, kernel, bias, strides, padding, dilation_rate, activation=None, out=None,
+           pool=None):
+    """pool: (pool_size, strides) of a 'valid' max-pool that reads this output next; the direct
+    path then computes only the rows and columns that pool reads (its result is unchanged, and
+    the gradients below take the cropped dy: the cut cells' gradient is zero)."""
     act = _act_arg(activation)
     if (_direct(x, kernel, bias) and x.ndim == 4 and kernel.ndim == 4
             and x.shape[3] == kernel.shape[2] and act in _conv._ACTIVATIONS
-            and _hashable(strides, padding, dilation_rate)):
+            and _hashable(strides, padding, dilation_rate, pool)):
         out_hw, pad, s, d = _conv_geometry("conv2d", x.shape, kernel.shape, strides, padding,
                                            dilation_rate)
+        if pool is not None:
+            out_hw = _pool_reach(out_hw, *pool)
         shape = (x.shape[0],) + out_hw + (kernel.shape[3],)
         return _core.conv2d(x, kernel, bias, s, d, pad, out_hw, _conv._ACTIVATIONS[act],
                             out if _usable_out(out, shape, x.dtype) else None)
@@ -92,6 +108,8 @@ def conv2d(x, kernel, bias, strides, padding, dilation_rate, activation=None, ou
 
 
 def conv2d_backprop_input(dy, kernel, input_shape, strides, padding, dilation_rate, out=None):
+    """dy may be cropped (see conv2d's pool) on the direct path: the C++ ops take the output
+    size from dy and the padding from the full geometry."""
     input_shape = tuple(input_shape)
     if (_direct(dy, kernel) and dy.ndim == 4 and kernel.ndim == 4 and len(input_shape) == 4
             and _hashable(strides, padding, dilation_rate)):

@@ -100,18 +100,23 @@ class Conv2D(Layer):
         return (input_shape[0], out[0], out[1], self.filters)
 
     # ---- compute -----------------------------------------------------------------------------
-    def _conv(self, x, kernel, bias, act, out=None):
+    def _conv(self, x, kernel, bias, act, out=None, pool=None):
         return _backend.conv2d(x, kernel, bias, self.strides, self.padding, self.dilation_rate,
-                               act, out)
+                               act, out, pool)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, pool=None):
+        """pool (set by the model's plan): (pool_size, strides) of the 'valid' MaxPooling2D
+        that follows; the output may then stop at the last row and column that pool reads."""
         fused = self._act if self._act in _backend._FUSED else "linear"
         bias = self.bias.value if self.use_bias else None
         if self.groups == 1:
             out = None
             if training and x.dtype == self.kernel.dtype:  # training: reuse the output buffer
-                out = self._buffer("y", self.compute_output_shape(x.shape), x.dtype)
-            y = self._conv(x, self.kernel.value, bias, fused, out)
+                shape = self.compute_output_shape(x.shape)
+                if pool is not None:
+                    shape = shape[:1] + _backend._pool_reach(shape[1:3], *pool) + shape[3:]
+                out = self._buffer("y", shape, x.dtype)
+            y = self._conv(x, self.kernel.value, bias, fused, out, pool)
         else:
             y = self._grouped_forward(x, bias, fused)
         if fused != self._act:

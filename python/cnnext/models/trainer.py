@@ -57,6 +57,17 @@ def _backward_kwargs(layers, i):
     return {}
 
 
+def _forward_kwargs(layers, i):
+    """Forward fusion: a Conv2D followed by a 'valid' MaxPooling2D computes only the rows and
+    columns that the pool reads (11x11 -> 10x10 under a 2x2 pool: 17 % fewer pixels), in
+    training and inference alike; the pool's output and every gradient are unchanged."""
+    from ..layers import Conv2D, MaxPooling2D
+    if (type(layers[i]) is Conv2D and layers[i].groups == 1 and i + 1 < len(layers)
+            and type(layers[i + 1]) is MaxPooling2D and layers[i + 1].padding == "valid"):
+        return {"pool": (layers[i + 1].pool_size, layers[i + 1].strides)}
+    return {}
+
+
 def _sorted_logs(logs):
     return {k: float(logs[k]) for k in sorted(logs)}
 
@@ -175,6 +186,7 @@ class Trainer:
                          len(layers)) if self.trainable else len(layers)
             train_vars = self.trainable_weights
             self._plan = {"layers": layers, "first": first, "vars": train_vars,
+                          "fwd": [(l, _forward_kwargs(layers, i)) for i, l in enumerate(layers)],
                           "rev": [(i, l, _backward_kwargs(layers, i)) for i, l
                                   in reversed(list(enumerate(layers)))],
                           "grad_layers": [l for l in layers if l.trainable and l._trainable_vars]
@@ -182,15 +194,15 @@ class Trainer:
         return self._plan
 
     def _forward(self, x, training):
-        for layer in self._get_plan()["layers"]:
-            x = layer.forward(x, training)
+        for layer, kwargs in self._get_plan()["fwd"]:
+            x = layer.forward(x, training, **kwargs)
         return x
 
     def _train_step(self, x, y, sw):
         plan = self._get_plan()
         out = x
-        for layer in plan["layers"]:
-            out = layer.forward(out, True)
+        for layer, kwargs in plan["fwd"]:
+            out = layer.forward(out, True, **kwargs)
         self._resolve_metrics(y, out.shape)
         loss, dy = self._loss_obj.value_and_grad(y, out, sw)
         if self._loss_weight != 1.0:
