@@ -210,6 +210,32 @@ def max_pool2d_backward(dy, argmax, input_shape, pool_size, strides, padding, ou
                                                strides=strides, padding=padding)
 
 
+def max_pool2d_relu_backward(dy, y, argmax, input_shape, pool_size, strides, padding, out=None,
+                             bias_grad=False, bias_out=None):
+    """Backward of maxpool(relu(z)) in one pass over the pooled gradient `dy`: masked where the
+    pooled output `y` is not positive (exactly relu_backward(dy, y)), then scattered through
+    `argmax` (from max_pool2d_with_argmax on the relu output, of `input_shape`) into dx. With
+    `bias_grad`, also the per-channel sum of the masked gradient (the conv bias gradient), summed
+    in a fixed order. Returns dx, or (dx, db) with `bias_grad`."""
+    input_shape = tuple(input_shape)
+    if (_direct(dy, y) and dy.ndim == 4 and type(argmax) is np.ndarray
+            and argmax.flags.c_contiguous and len(input_shape) == 4
+            and _hashable(pool_size, strides, padding)):
+        geo, shape = _pool_geometry(input_shape, pool_size, strides, padding)
+        idx_dtype = np.uint8 if geo[0] * geo[1] <= 256 else np.int32
+        if (dy.shape == shape and y.shape == shape and argmax.shape == shape
+                and argmax.dtype == idx_dtype):
+            db_out = bias_out if bias_grad and _usable_out(bias_out, shape[3:], dy.dtype) else None
+            return _core.max_pool2d_relu_backward_from_argmax(
+                dy, y, argmax, input_shape, *geo,
+                out=out if _usable_out(out, input_shape, dy.dtype) else None,
+                bias_grad=bool(bias_grad), bias_out=db_out)
+    masked = ops.relu_backward(dy, y)
+    dx = ops.max_pool2d_backward_from_argmax(masked, argmax, input_shape, pool_size,
+                                             strides=strides, padding=padding)
+    return (dx, ops.conv2d_backprop_bias(masked)) if bias_grad else dx
+
+
 def avg_pool2d(x, pool_size, strides, padding):
     return ops.avg_pool2d(x, pool_size, strides=strides, padding=padding)
 
