@@ -42,8 +42,9 @@ def test_plan_fuses_relu_conv_with_following_max_pool():
     model.build((None, 16, 16, 1))
     kwargs = [k for _, _, k in reversed(model._get_plan()["rev"])]
     pools = [model.layers[1], model.layers[3]]
-    assert kwargs == [{"preactivated": pools[0]}, {"relu_mask": True},
-                      {"preactivated": pools[1]}, {"relu_mask": True}, {}, {}, {}]
+    fused = {"relu_mask": True, "bias_grad": True}
+    assert kwargs == [{"preactivated": pools[0]}, fused,
+                      {"preactivated": pools[1]}, fused, {}, {}, {}]
 
 
 @pytest.mark.parametrize("act,pool", [("sigmoid", L.MaxPooling2D), ("relu", L.AveragePooling2D)])
@@ -121,7 +122,12 @@ def test_workspaces_are_reused_across_steps():
     first = {k: v[0].ctypes.data for k, v in conv._buffers.items()}
     model.train_on_batch(x[16:32], y[16:32])
     assert {k: v[0].ctypes.data for k, v in conv._buffers.items()} == first
-    assert {"y", "dk", "db"} <= set(first)
+    assert {"y", "dk"} <= set(first)  # its bias gradient lives in the pool's "db" buffer
+    pool = model.layers[1]
+    pool_bufs = {k: v[0].ctypes.data for k, v in pool._buffers.items()}
+    model.train_on_batch(x[32:48], y[32:48])
+    assert {k: v[0].ctypes.data for k, v in pool._buffers.items()} == pool_bufs
+    assert {"y", "argmax", "dx", "db"} <= set(pool_bufs)
 
 
 def test_full_and_last_partial_batch_keep_their_buffers():

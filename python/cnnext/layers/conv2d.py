@@ -142,8 +142,8 @@ class Conv2D(Layer):
     def backward(self, dy, need_dx=True, preactivated=None):
         """preactivated: the following MaxPooling2D whose backward already applied this layer's
         relu mask (set by the training plan); dy is then the gradient before the activation, and
-        the bias gradient sums the pooled, masked gradient instead (the same values, a quarter
-        of the cells)."""
+        the bias gradient is the one that pool summed from the pooled, masked gradient (the same
+        values, a quarter of the cells)."""
         x, y = self._x, self._y
         if preactivated is not None:
             dz = dy
@@ -172,14 +172,14 @@ class Conv2D(Layer):
                     dxs.append(_backend.conv2d_backprop_input(dzg, kg, xg.shape, *args))
             dk = np.ascontiguousarray(np.concatenate(dks, axis=-1))
             dx = np.ascontiguousarray(np.concatenate(dxs, axis=-1)) if need_dx else None
-        if self.use_bias:
-            src = dz if preactivated is None else preactivated.masked_dy
+        if self.use_bias and preactivated is not None:
+            self._grads = [dk, preactivated.bias_grad]
+            preactivated.bias_grad = None
+        elif self.use_bias:
             self._grads = [dk, _backend.conv2d_backprop_bias(
-                src, out=self._buffer("db", (self.filters,), dz.dtype))]
+                dz, out=self._buffer("db", (self.filters,), dz.dtype))]
         else:
             self._grads = [dk]
-        if preactivated is not None:
-            preactivated.masked_dy = None
         self._x = self._y = None
         return dx
 

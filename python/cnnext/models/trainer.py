@@ -48,10 +48,11 @@ def _relu_then_max_pool(layers, i):
 
 
 def _backward_kwargs(layers, i):
-    """Backward fusion: a relu conv followed by max-pooling gets its relu mask applied by the
-    pooling layer on the pooled grid (a quarter of the size), so the conv skips its own pass."""
+    """Backward fusion: a relu conv followed by max-pooling gets its relu mask applied, and its
+    bias gradient summed, by the pooling layer on the pooled grid (a quarter of the size) in the
+    same pass as the scatter, so the conv skips both passes."""
     if _relu_then_max_pool(layers, i):
-        return {"relu_mask": True}
+        return {"relu_mask": True, "bias_grad": layers[i - 1].use_bias}
     if i + 1 < len(layers) and _relu_then_max_pool(layers, i + 1):
         return {"preactivated": layers[i + 1]}
     return {}
