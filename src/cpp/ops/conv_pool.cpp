@@ -5,6 +5,7 @@
 
 #include "common/check.h"
 #include "common/parallel.h"
+#include "kernels/eltwise/eltwise.h"
 #include "kernels/pooling/pooling.h"
 #include "kernels/winograd/winograd.h"
 #include "ops/conv.h"
@@ -28,6 +29,12 @@ template <class T>
 const PoolingKernelsT<T>& pool_kernels() {
   if constexpr (sizeof(T) == 4) return pooling_kernels().f32;
   else return pooling_kernels().f64;
+}
+
+template <class T>
+const EltwiseKernelsT<T>& eltwise_kernels_for() {
+  if constexpr (sizeof(T) == 4) return eltwise_kernels().f32;
+  else return eltwise_kernels().f64;
 }
 
 // Does some conv window reach into the zero padding? (Where it does, the direct kernels skip
@@ -61,60 +68,35 @@ int64_t image_chunk(int64_t N, int64_t pixels_per_image, int64_t partial_elems) 
   return (N + want - 1) / want;
 }
 
-// The conv-output gradient of pooled rows [ph0, ph1) of image n (conv rows ph0 * pkh ...), bw
-// columns wide (columns from PW * pkw on are zero): each window's argmax cell gets the masked
-// pooled gradient, every other cell zero. db (nullable) += the masked gradients, in (ph, pw)
-// order. m: F values of scratch.
+// d_pooled masked by the activation for n pooled pixels from element offset o: relu_backward
+// (d_pooled * (pooled > 0), so inf or NaN where pooled <= 0 gives NaN) into m, or d_pooled itself.
 template <class T>
-void scatter_rows(const ConvGeom& g, Act act, int64_t pkh, int64_t pkw, const T* d_pooled,
-                  const T* pooled, const uint8_t* argmax, int64_t n, int64_t ph0, int64_t ph1,
-                  int64_t bw, T* band, T* m, T* db) {
-  const int64_t F = g.F, PH = g.OH / pkh, PW = g.OW / pkw, used = PW * pkw;
-  for (int64_t ph = ph0; ph < ph1; ++ph) {
-    T* rows = band + (ph - ph0) * pkh * bw * F;
-    for (int64_t pw = 0; pw < PW; ++pw) {
-      const int64_t off = ((n * PH + ph) * PW + pw) * F;
-      const T* gp = d_pooled + off;
-      const uint8_t* ip = argmax + off;
-      if (act == Act::relu) {  // relu_backward(dy, y): dy * (y > 0), so inf * 0 = NaN stays
-        const T* yp = pooled + off;
-        for (int64_t f = 0; f < F; ++f) m[f] = gp[f] * (yp[f] > T(0) ? T(1) : T(0));
-        gp = m;
-      }
-      if (db)
-        for (int64_t f = 0; f < F; ++f) db[f] += gp[f];
-      for (int64_t r = 0; r < pkh; ++r)
-        for (int64_t j = 0; j < pkw; ++j) {
-          const uint8_t cell = static_cast<uint8_t>(r * pkw + j);
-          T* d = rows + (r * bw + pw * pkw + j) * F;
-          for (int64_t f = 0; f < F; ++f) d[f] = ip[f] == cell ? gp[f] : T(0);
-        }
-    }
-    if (bw > used)
-      for (int64_t r = 0; r < pkh; ++r)
-        std::memset(rows + (r * bw + used) * F, 0, sizeof(T) * (bw - used) * F);
-  }
+const T* masked(Act act, const T* d_pooled, const T* pooled, int64_t o, int64_t n, T* m) {
+  if (act == Act::linear) return d_pooled + o;
+  eltwise_kernels_for<T>().relu_backward(d_pooled + o, pooled + o, m, n);
+  return m;
+}
+
+// db[f] += sum over the n rows of a (n, F), row by row.
+template <class T>
+void add_rows(const T* __restrict a, int64_t n, int64_t F, T* __restrict db) {
+  for (int64_t p = 0; p < n; ++p)
+    for (int64_t f = 0; f < F; ++f) db[f] += a[p * F + f];
 }
 
 // Where d_pooled holds inf or NaN and conv windows reach into the padding: the dense gradient
 // in full, then the separate kernel and bias gradients (their own path for non-finite dy).
 template <class T>
-void backprop_materialised(const ConvGeom& g, Act act, int64_t pkh, int64_t pkw, const T* x,
+void backprop_materialised(const ConvGeom& g, Act act, const PoolGeom& pg, const T* x,
                            const T* d_pooled, const T* pooled, const uint8_t* argmax, T* dkernel,
                            T* dbias) {
-  const int64_t F = g.F, PH = g.OH / pkh, img = g.OH * g.OW * F;
-  auto dy = buffer<T>(g.N * img);
-  parallel_for(0, g.N, 1, [&](int64_t n0, int64_t n1) {
-    auto m = buffer<T>(F);
-    for (int64_t n = n0; n < n1; ++n) {
-      T* dn = dy.get() + n * img;
-      scatter_rows(g, act, pkh, pkw, d_pooled, pooled, argmax, n, 0, PH, g.OW, dn, m.get(),
-                   static_cast<T*>(nullptr));
-      std::memset(dn + PH * pkh * g.OW * F, 0, sizeof(T) * (g.OH - PH * pkh) * g.OW * F);
-    }
-  });
+  const int64_t np = pg.N * pg.OH * pg.OW * pg.C;
+  auto m = buffer<T>(act == Act::linear ? 0 : np);
+  const T* dm = masked(act, d_pooled, pooled, 0, np, m.get());
+  auto dy = buffer<T>(pg.N * pg.H * pg.W * pg.C);
+  max_pool2d_backward_argmax(pg, dm, argmax, dy.get());
   conv2d_backprop_kernel(g, x, dy.get(), dkernel);
-  conv2d_backprop_bias(dy.get(), g.N * g.OH * g.OW, F, dbias);
+  conv2d_backprop_bias(dy.get(), g.N * g.OH * g.OW, g.F, dbias);
 }
 
 }  // namespace
@@ -190,9 +172,14 @@ void conv2d_max_pool2d_backprop_kernel(const ConvGeom& g, Act act, int64_t pkh, 
     std::memset(dbias, 0, sizeof(T) * F);
     return;
   }
-  if (has_padding(g) && !winograd_kernels_for<T>().all_finite(d_pooled, g.N * PH * PW * F))
-    return backprop_materialised(g, act, pkh, pkw, x, d_pooled, pooled, argmax, dkernel, dbias);
+  if (has_padding(g) && !winograd_kernels_for<T>().all_finite(d_pooled, g.N * PH * PW * F)) {
+    const PoolGeom full = pool_geometry({g.N, g.OH, g.OW, F}, pkh, pkw, pkh, pkw, false, op);
+    return backprop_materialised(g, act, full, x, d_pooled, pooled, argmax, dkernel, dbias);
+  }
   const auto& ck = conv_kernels_for<T>();
+  const auto& pk = pool_kernels<T>();
+  // Bands of band_ph pooled rows: the conv-output gradient rows they cover (columns a window
+  // covers only: the others, and rows no window covers, have zero gradient and are skipped).
   const int64_t bw = PW * pkw, row_bytes = pkh * bw * F * int64_t(sizeof(T));
   int64_t band_ph = kBandBytes / row_bytes;
   band_ph = band_ph < 1 ? 1 : band_ph > PH ? PH : band_ph;
@@ -201,14 +188,18 @@ void conv2d_max_pool2d_backprop_kernel(const ConvGeom& g, Act act, int64_t pkh, 
   auto partial = buffer<T>(nchunks * part);
   parallel_chunks(0, g.N, chunk, [&](int64_t c, int64_t n0, int64_t n1) {
     T* acc = partial.get() + c * part;
+    T* db = acc + KF;
     std::memset(acc, 0, sizeof(T) * part);
     auto rows = buffer<T>(band_ph * pkh * bw * F);
-    auto m = buffer<T>(F);
+    auto m = buffer<T>(act == Act::linear ? 0 : band_ph * PW * F);
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t ph0 = 0; ph0 < PH; ph0 += band_ph) {
-        const int64_t ph1 = ph0 + band_ph < PH ? ph0 + band_ph : PH, nrows = (ph1 - ph0) * pkh;
-        scatter_rows(g, act, pkh, pkw, d_pooled, pooled, argmax, n, ph0, ph1, bw, rows.get(),
-                     m.get(), acc + KF);
+        const int64_t nph = ph0 + band_ph < PH ? band_ph : PH - ph0, nrows = nph * pkh;
+        const int64_t o = (n * PH + ph0) * PW * F;
+        const T* dm = masked(act, d_pooled, pooled, o, nph * PW * F, m.get());
+        add_rows(dm, nph * PW, F, db);
+        const PoolGeom bg{1, nrows, bw, F, nph, PW, pkh, pkw, pkh, pkw, 0, 0};
+        pk.max_backward_argmax_u8_image(bg, dm, argmax + o, rows.get());
         ck.direct_dw(band_geom(g, ph0 * pkh, nrows, bw), x + n * g.H * g.W * g.C, rows.get(), 0,
                      nrows * bw, true, acc);
       }
