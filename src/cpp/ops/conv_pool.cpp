@@ -5,6 +5,7 @@
 
 #include "common/check.h"
 #include "common/parallel.h"
+#include "kernels/conv_pool/conv_pool.h"
 #include "kernels/eltwise/eltwise.h"
 #include "kernels/pooling/pooling.h"
 #include "kernels/winograd/winograd.h"
@@ -15,7 +16,7 @@ namespace cnnext {
 namespace {
 
 constexpr int64_t kMinTaskFlops = 256 * 1024;  // below this per thread a parallel region costs more
-constexpr int64_t kBandBytes = 16 * 1024;      // backward: dense gradient rows per band (L1)
+constexpr int64_t kBandBytes = 16 * 1024;      // backward: masked pooled rows per band (L1)
 constexpr int64_t kChunkPixels = 1024;         // backward: min conv output pixels per fixed chunk
 constexpr int64_t kMaxChunks = 64;             // ... and at most this many partial buffers
 constexpr int64_t kMaxPartialElems = int64_t(8) << 20;  // ... holding at most this many values
@@ -176,32 +177,25 @@ void conv2d_max_pool2d_backprop_kernel(const ConvGeom& g, Act act, int64_t pkh, 
     const PoolGeom full = pool_geometry({g.N, g.OH, g.OW, F}, pkh, pkw, pkh, pkw, false, op);
     return backprop_materialised(g, act, full, x, d_pooled, pooled, argmax, dkernel, dbias);
   }
-  const auto& ck = conv_kernels_for<T>();
-  const auto& pk = pool_kernels<T>();
-  // Bands of band_ph pooled rows: the conv-output gradient rows they cover (columns a window
-  // covers only: the others, and rows no window covers, have zero gradient and are skipped).
-  const int64_t bw = PW * pkw, row_bytes = pkh * bw * F * int64_t(sizeof(T));
-  int64_t band_ph = kBandBytes / row_bytes;
+  const auto& cpk = conv_pool_kernels_for<T>();
+  // Bands of band_ph pooled rows share one buffer of masked gradients (relu).
+  int64_t band_ph = kBandBytes / (PW * F * int64_t(sizeof(T)));
   band_ph = band_ph < 1 ? 1 : band_ph > PH ? PH : band_ph;
-  const int64_t chunk = image_chunk(g.N, PH * pkh * bw, KF + F);
+  const int64_t chunk = image_chunk(g.N, PH * pkh * PW * pkw, KF + F);
   const int64_t nchunks = (g.N + chunk - 1) / chunk, part = KF + F;
   auto partial = buffer<T>(nchunks * part);
   parallel_chunks(0, g.N, chunk, [&](int64_t c, int64_t n0, int64_t n1) {
     T* acc = partial.get() + c * part;
     T* db = acc + KF;
     std::memset(acc, 0, sizeof(T) * part);
-    auto rows = buffer<T>(band_ph * pkh * bw * F);
     auto m = buffer<T>(act == Act::linear ? 0 : band_ph * PW * F);
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t ph0 = 0; ph0 < PH; ph0 += band_ph) {
-        const int64_t nph = ph0 + band_ph < PH ? band_ph : PH - ph0, nrows = nph * pkh;
+        const int64_t ph1 = ph0 + band_ph < PH ? ph0 + band_ph : PH;
         const int64_t o = (n * PH + ph0) * PW * F;
-        const T* dm = masked(act, d_pooled, pooled, o, nph * PW * F, m.get());
-        add_rows(dm, nph * PW, F, db);
-        const PoolGeom bg{1, nrows, bw, F, nph, PW, pkh, pkw, pkh, pkw, 0, 0};
-        pk.max_backward_argmax_u8_image(bg, dm, argmax + o, rows.get());
-        ck.direct_dw(band_geom(g, ph0 * pkh, nrows, bw), x + n * g.H * g.W * g.C, rows.get(), 0,
-                     nrows * bw, true, acc);
+        const T* dm = masked(act, d_pooled, pooled, o, (ph1 - ph0) * PW * F, m.get());
+        add_rows(dm, (ph1 - ph0) * PW, F, db);
+        cpk.pool_dw(g, pkh, pkw, x + n * g.H * g.W * g.C, dm, argmax + o, ph0, ph1, acc);
       }
     }
   });
