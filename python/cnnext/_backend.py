@@ -142,6 +142,94 @@ def conv2d_backprop_bias(dy, out=None):
     return ops.conv2d_backprop_bias(dy, out=out)
 
 
+@functools.lru_cache(maxsize=256)
+def _conv_pool_geometry(x_shape, k_shape, strides, padding, dilation_rate, pool_size,
+                        pool_strides, pool_padding):
+    """(s, d, pad, out_hw, pool, conv_out_shape, fusable) of a conv followed by a max-pool.
+    Fusable: the conv takes the direct path (few input channels) and the pool is 'valid' with
+    strides equal to its window (at most 256 cells)."""
+    out_hw, pad, s, d = _conv_geometry("conv2d", x_shape, k_shape, strides, padding,
+                                       dilation_rate)
+    conv_shape = (x_shape[0],) + out_hw + (k_shape[3],)
+    kh, kw, sh, sw, same = _pool_geometry(conv_shape, pool_size, pool_strides, pool_padding)[0]
+    fusable = _core.conv2d_max_pool2d_fusable(x_shape, k_shape, s, d, pad, out_hw, (kh, kw),
+                                              (sh, sw), same)
+    return s, d, pad, out_hw, (kh, kw), conv_shape, fusable
+
+
+def _conv_pool_args(x_shape, k_shape, *config):
+    """The cached geometry when the fused conv + max-pool ops apply to these shapes, else None."""
+    if (len(x_shape) != 4 or len(k_shape) != 4 or x_shape[3] != k_shape[2]
+            or not _hashable(*config)):
+        return None
+    geo = _conv_pool_geometry(tuple(x_shape), tuple(k_shape), *config)
+    return geo if geo[-1] else None
+
+
+def conv2d_max_pool2d_fusable(x_shape, kernel_shape, strides, padding, dilation_rate, pool_size,
+                              pool_strides, pool_padding):
+    """True when conv2d_max_pool2d and its kernel gradient take the fused path for these shapes
+    and arguments (Keras Conv2D then MaxPooling2D arguments)."""
+    return _conv_pool_args(x_shape, kernel_shape, strides, padding, dilation_rate, pool_size,
+                           pool_strides, pool_padding) is not None
+
+
+def conv2d_max_pool2d(x, kernel, bias, strides, padding, dilation_rate, activation, pool_size,
+                      pool_strides=None, pool_padding="valid", with_argmax=True, out=None,
+                      argmax_out=None):
+    """max_pool2d_with_argmax(conv2d(x, ...), ...) -> (pooled, argmax), or max_pool2d's pooled
+    alone when not with_argmax; one pass without the conv output where the shapes are fusable
+    (bitwise the same results), the two ops otherwise."""
+    act = _act_arg(activation)
+    geo = _conv_pool_args(x.shape, kernel.shape, strides, padding, dilation_rate, pool_size,
+                          pool_strides, pool_padding)
+    if geo is not None and _direct(x, kernel, bias) and act in _conv._ACTIVATIONS:
+        s, d, pad, out_hw, pool, conv_shape, _ = geo
+        shape = (conv_shape[0], out_hw[0] // pool[0], out_hw[1] // pool[1], conv_shape[3])
+        out = out if _usable_out(out, shape, x.dtype) else None
+        if not with_argmax:
+            return _core.conv2d_max_pool2d(x, kernel, bias, s, d, pad, out_hw,
+                                           _conv._ACTIVATIONS[act], pool, False, out=out)
+        return _core.conv2d_max_pool2d(
+            x, kernel, bias, s, d, pad, out_hw, _conv._ACTIVATIONS[act], pool, True, out=out,
+            argmax_out=argmax_out if _usable_out(argmax_out, shape, np.uint8) else None)
+    y = conv2d(x, kernel, bias, strides, padding, dilation_rate, activation)
+    if not with_argmax:
+        return max_pool2d(y, pool_size, pool_strides, pool_padding)
+    return max_pool2d_with_argmax(y, pool_size, pool_strides, pool_padding, out=out,
+                                  argmax_out=argmax_out)
+
+
+def conv2d_max_pool2d_backprop_kernel(x, d_pooled, pooled, argmax, kernel_shape, strides,
+                                      padding, dilation_rate, activation, pool_size,
+                                      pool_strides=None, pool_padding="valid", out=None,
+                                      bias_out=None):
+    """(dkernel, dbias) of conv2d_max_pool2d for a layer whose input gradient is not needed,
+    from the pooled gradient, the pooled output (the activation's mask) and the argmax. Fused
+    (no conv-sized gradient) for fusable shapes with a linear or relu activation; otherwise the
+    activation, pool, kernel and bias gradients one after the other."""
+    act = _act_arg(activation) or "linear"
+    kernel_shape = tuple(kernel_shape)
+    geo = _conv_pool_args(x.shape, kernel_shape, strides, padding, dilation_rate, pool_size,
+                          pool_strides, pool_padding)
+    if (geo is not None and act in ("linear", "relu") and _direct(x, d_pooled, pooled)
+            and type(argmax) is np.ndarray and argmax.dtype == np.uint8
+            and argmax.flags.c_contiguous):
+        s, d, pad, out_hw, pool, _, _ = geo
+        return _core.conv2d_max_pool2d_backprop_kernel(
+            x, d_pooled, pooled, argmax, kernel_shape, s, d, pad, out_hw,
+            _conv._ACTIVATIONS[act], pool,
+            out=out if _usable_out(out, kernel_shape, x.dtype) else None,
+            bias_out=bias_out if _usable_out(bias_out, kernel_shape[3:], x.dtype) else None)
+    out_hw = _conv_geometry("conv2d", tuple(x.shape), kernel_shape, strides, padding,
+                            dilation_rate)[0]
+    dy = activation_backward(act, d_pooled, pooled)
+    dy = max_pool2d_backward(dy, argmax, (x.shape[0],) + out_hw + kernel_shape[3:], pool_size,
+                             pool_strides, pool_padding)
+    return (conv2d_backprop_kernel(x, dy, kernel_shape, strides, padding, dilation_rate, out=out),
+            conv2d_backprop_bias(dy, out=bias_out))
+
+
 # ---- dense (x, dy: 2-D) ----------------------------------------------------------------------
 def dense(x, kernel, bias, activation=None, out=None):
     act = _act_arg(activation)

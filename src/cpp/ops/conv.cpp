@@ -243,6 +243,8 @@ bool conv2d_backprop_kernel_winograd(const ConvGeom& g, const T* x, const T* dy,
 
 }  // namespace
 
+bool conv2d_uses_direct(const ConvGeom& g) { return use_direct(g); }
+
 void check_conv_geom(const ConvGeom& g, const char* op) {
   CNNEXT_CHECK(g.N >= 0 && g.F >= 0, op, ": batch and filter counts must be >= 0, got N=", g.N,
                ", F=", g.F);
