@@ -126,9 +126,11 @@ def _uncropped(model):
 def test_plan_crops_convs_followed_by_a_valid_max_pool():
     model = _model()
     fwd = [k for _, k in model._get_plan()["fwd"]]
-    assert fwd == [{"pool": ((2, 2), (2, 2))}, {}, {"pool": ((2, 2), (2, 2))}, {}, {}, {}]
+    pools = model.layers[1], model.layers[3]
+    assert fwd == [{"pool_layer": pools[0], "pool": ((2, 2), (2, 2))}, {},
+                   {"pool_layer": pools[1], "pool": ((2, 2), (2, 2))}, {}, {}, {}]
     model = _model(pool_padding="same")
-    assert [k for _, k in model._get_plan()["fwd"]][0] == {}
+    assert [k for _, k in model._get_plan()["fwd"]][0] == {"pool_layer": model.layers[1]}
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -142,8 +144,11 @@ def test_cropped_training_matches_uncropped(dtype, act):
     for m in (cropped, plain):
         for i in range(3):
             m.train_on_batch(x[8 * i: 8 * i + 8], y[8 * i: 8 * i + 8])
-    assert cropped.layers[0]._buffers["y"][0].shape == (8, 26, 26, 16)  # it really cropped
-    assert cropped.layers[2]._buffers["y"][0].shape == (8, 10, 10, 16)
+    # The first conv (2 channels) fuses with its pool; the second (16) is cropped.
+    # (Training fuses relu and linear only: tanh's gradient needs the conv's own output.)
+    fused = act == "relu"
+    assert ("y" in cropped.layers[0]._buffers) != fused and cropped.layers[1]._fed_by_conv == fused
+    assert cropped.layers[2]._buffers["y"][0].shape == (8, 10, 10, 16)  # it really cropped
     assert plain.layers[2]._buffers["y"][0].shape == (8, 11, 11, 16)
     tol = dict(rtol=2e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-11, atol=1e-13)
     for a, b in zip(cropped.get_weights(), plain.get_weights()):
