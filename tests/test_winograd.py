@@ -1,6 +1,9 @@
-"""The Winograd F(2x2, 3x3) paths of conv2d and its kernel gradient (stride 1, no dilation, 3x3 kernel, C >= 16 and
-F >= 16) vs the NumPy float64 oracle: every ISA, both dtypes, odd and tiny sizes (partial edge
-tiles), paddings, activations, blocks of tiles, NaN/inf (which take the GEMM path), determinism."""
+"""The Winograd paths of conv2d and its input and kernel gradients (stride 1, no dilation, 3x3
+kernel, C >= 16 and F >= 16) vs the NumPy float64 oracle: F(4x4, 3x3) where its tiles cover the
+output with at most 3/4 of F(2x2, 3x3)'s GEMM points, F(2x2, 3x3) elsewhere (`winograd_tile`
+mirrors the rule and `test_tile_choice` checks it). Every ISA, both dtypes, odd and tiny sizes
+(partial edge tiles), paddings, activations, blocks of tiles, NaN/inf (which take the GEMM path),
+determinism, finite differences."""
 import numpy as np
 import pytest
 
@@ -16,11 +19,66 @@ def _data(shape, dtype, seed):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
-SIZES = [(1, 1), (2, 2), (3, 3), (4, 5), (5, 4), (7, 7), (13, 13), (12, 17)]
+def winograd_tile(oh, ow):
+    """The tile size ops/conv.cpp's winograd_tile picks for an oh x ow output (C, F >= 16): 4 where
+    F(4x4)'s 36-point tiles need at most 3/4 of the GEMM points of F(2x2)'s 16-point tiles."""
+    p4 = 36 * -(-oh // 4) * -(-ow // 4)
+    p2 = 16 * -(-oh // 2) * -(-ow // 2)
+    return 4 if 4 * p4 <= 3 * p2 else 2
 
 
-@pytest.mark.parametrize("hw,padding", [(hw, "same") for hw in SIZES] +
-                         [(hw, "valid") for hw in SIZES if min(hw) >= 3])
+# Input sizes: with 'same' (output = input) and 'valid' (output 2 smaller) they give outputs of
+# both tile sizes with every remainder modulo 2 and 4 (partial edge tiles), square or not.
+SIZES = [(1, 1), (2, 2), (3, 3), (4, 5), (5, 4), (6, 6), (7, 7), (8, 8), (9, 9), (11, 11),
+         (13, 13), (14, 14), (12, 17), (15, 10), (3, 13), (13, 3)]
+SIZE_CASES = ([(hw, "same") for hw in SIZES] + [(hw, "valid") for hw in SIZES if min(hw) >= 3])
+
+
+def _out_hw(hw, padding):
+    return hw if padding == "same" else (hw[0] - 2, hw[1] - 2)
+
+
+def test_sizes_cover_both_tiles_and_every_edge_remainder():
+    outs = [_out_hw(hw, p) for hw, p in SIZE_CASES]
+    for m in (2, 4):
+        mine = [o for o in outs if winograd_tile(*o) == m]
+        assert {o[0] % m for o in mine} == set(range(m)), (m, mine)
+        assert any(o[0] != o[1] for o in mine)
+
+
+def _integers(shape, seed):
+    return np.random.default_rng(seed).integers(-3, 4, shape).astype(np.float64)
+
+
+def _ran_f4(result):
+    """On small-integer data the GEMM paths and F(2x2)'s transforms (halves) are exact, F(4x4)'s
+    (sixths, fifteenths) are not: a non-integer result shows that F(4x4) ran."""
+    return bool(np.any(result != np.round(result)))
+
+
+@pytest.mark.parametrize("hw,padding", SIZE_CASES)
+def test_tile_choice(hw, padding):
+    """The shapes take the tile size winograd_tile says, in all three ops (the input gradient
+    runs as a forward convolution over an output of the input's size)."""
+    oh, ow = _out_hw(hw, padding)
+    x, w = _integers((2, *hw, 16), 0), _integers((3, 3, 16, 24), 1)
+    dy = _integers((2, oh, ow, 24), 2)
+    assert _ran_f4(ops.conv2d(x, w, padding=padding)) == (winograd_tile(oh, ow) == 4)
+    assert _ran_f4(ops.conv2d_backprop_kernel(x, dy, w.shape, padding=padding)) == (
+        winograd_tile(oh, ow) == 4)
+    assert _ran_f4(ops.conv2d_backprop_input(dy, w, x.shape, padding=padding)) == (
+        winograd_tile(*hw) == 4)
+
+
+@pytest.mark.parametrize("c,f", [(15, 16), (16, 15), (3, 64)])
+def test_few_channels_or_filters_take_no_winograd(c, f):
+    x, w = _integers((2, 12, 12, c), 3), _integers((3, 3, c, f), 4)
+    assert not _ran_f4(ops.conv2d(x, w, padding="same"))
+    assert not _ran_f4(ops.conv2d_backprop_kernel(x, ops.conv2d(x, w, padding="same"), w.shape,
+                                                  padding="same"))
+
+
+@pytest.mark.parametrize("hw,padding", SIZE_CASES)
 def test_forward_sizes(isa, dtype, hw, padding):
     x, w = _data((2, *hw, 16), dtype, 0), _data((3, 3, 16, 16), dtype, 1)
     b = _data(16, dtype, 2)
@@ -28,10 +86,22 @@ def test_forward_sizes(isa, dtype, hw, padding):
                  dtype, 9 * 16)
 
 
+@pytest.mark.parametrize("hw,padding", SIZE_CASES)
+def test_backprop_input_sizes(isa, dtype, hw, padding):
+    w = _data((3, 3, 16, 17), dtype, 40)
+    dy = _data((2, *_out_hw(hw, padding), 17), dtype, 41)
+    x_shape = (2, *hw, 16)
+    assert_close(ops.conv2d_backprop_input(dy, w, x_shape, padding=padding),
+                 np_conv2d_backprop_input(dy, w, x_shape, padding=padding), dtype, 9 * 17)
+
+
 @pytest.mark.parametrize("c,f", [(16, 16), (17, 19), (31, 33), (32, 64), (64, 32), (48, 80)])
 @pytest.mark.parametrize("act", ACTS)
-def test_forward_channels_and_activations(isa, dtype, c, f, act):
-    x, w = _data((3, 9, 8, c), dtype, 3), _data((3, 3, c, f), dtype, 4)
+@pytest.mark.parametrize("hw", [(9, 8), (10, 10)])
+def test_forward_channels_and_activations(isa, dtype, c, f, act, hw):
+    """Channels and filters at, below and above the vector widths (4 to 16 lanes) and the
+    Winograd threshold 16; (9, 8) takes F(4x4) 'same' and 'valid', (10, 10) F(2x2) 'same'."""
+    x, w = _data((3, *hw, c), dtype, 3), _data((3, 3, c, f), dtype, 4)
     b = _data(f, dtype, 5)
     assert_close(ops.conv2d(x, w, b, padding="same", activation=act),
                  np_conv2d(x, w, b, padding="same", activation=act), dtype, 9 * c)
@@ -58,8 +128,7 @@ def test_backprop_input_on_winograd_shapes(isa, dtype):
                      np_conv2d_backprop_input(dy, w, x_shape, padding=padding), dtype, 9 * 32)
 
 
-@pytest.mark.parametrize("hw,padding", [(hw, "same") for hw in SIZES] +
-                         [(hw, "valid") for hw in SIZES if min(hw) >= 3])
+@pytest.mark.parametrize("hw,padding", SIZE_CASES)
 def test_backprop_kernel_sizes(isa, dtype, hw, padding):
     x = _data((3, *hw, 16), dtype, 20)
     y_shape = (3, hw[0] - 2, hw[1] - 2, 17) if padding == "valid" else (3, *hw, 17)
@@ -79,23 +148,25 @@ def test_backprop_kernel_chunks(dtype, n):
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_backprop_kernel_non_finite(bad):
-    x, dy = _data((2, 6, 6, 16), np.float64, 24), _data((2, 4, 4, 16), np.float64, 25)
+@pytest.mark.parametrize("hw", [6, 7])  # 4x4 output: F(4x4); 5x5: F(2x2)
+def test_backprop_kernel_non_finite(bad, hw):
+    x, dy = _data((2, hw, hw, 16), np.float64, 24), _data((2, hw - 2, hw - 2, 16), np.float64, 25)
     x[1, 0, 0, 2] = bad  # the oracle multiplies inf by zero-padded dy: NaN, as NumPy warns
     np.testing.assert_array_equal(
         np.isnan(ops.conv2d_backprop_kernel(x, dy, (3, 3, 16, 16))),
         np.isnan(np_conv2d_backprop_kernel(x, dy, (3, 3, 16, 16))))
-    dy[0, 3, 3, 7] = bad
+    dy[0, hw - 3, hw - 3, 7] = bad
     np.testing.assert_array_equal(
         np.isnan(ops.conv2d_backprop_kernel(x * 0 + 1, dy, (3, 3, 16, 16))),
         np.isnan(np_conv2d_backprop_kernel(x * 0 + 1, dy, (3, 3, 16, 16))))
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_non_finite_values_stay_where_numpy_puts_them(isa, bad):
+@pytest.mark.parametrize("hw", [8, 6])  # F(4x4), F(2x2)
+def test_non_finite_values_stay_where_numpy_puts_them(isa, bad, hw):
     """The transforms would spread NaN/inf over a whole tile; such inputs take the GEMM path,
     so every output that does not read the bad value stays finite, as in NumPy."""
-    x, w = _data((1, 8, 8, 16), np.float64, 11), _data((3, 3, 16, 16), np.float64, 12)
+    x, w = _data((1, hw, hw, 16), np.float64, 11), _data((3, 3, 16, 16), np.float64, 12)
     x[0, 4, 4, 3] = bad
     y = ops.conv2d(x, w, padding="same")
     ref = np_conv2d(x, w, padding="same")
@@ -106,7 +177,7 @@ def test_non_finite_values_stay_where_numpy_puts_them(isa, bad):
     assert_close(np.where(finite, y, 0), np.where(finite, ref, 0), np.float64, 9 * 16)
     wb = w.copy()
     wb[1, 1, 2, 5] = bad
-    x2 = _data((1, 8, 8, 16), np.float64, 13)
+    x2 = _data((1, hw, hw, 16), np.float64, 13)
     yk, refk = ops.conv2d(x2, wb, padding="same"), np_conv2d(x2, wb, padding="same")
     np.testing.assert_array_equal(np.isnan(yk), np.isnan(refk))
 
@@ -124,24 +195,70 @@ def _assert_same_bits_at_1_2_3_threads(run):
         np.testing.assert_array_equal(o, outs[0])
 
 
-def test_thread_count_does_not_change_bits():
-    x, w = _data((19, 13, 13, 32), np.float32, 14), _data((3, 3, 32, 64), np.float32, 15)
+@pytest.mark.parametrize("hw", [13, 10])  # F(4x4), F(2x2)
+def test_thread_count_does_not_change_bits(hw):
+    x, w = _data((19, hw, hw, 32), np.float32, 14), _data((3, 3, 32, 64), np.float32, 15)
     _assert_same_bits_at_1_2_3_threads(
         lambda: ops.conv2d(x, w, padding="same", activation="relu"))
 
 
-def test_backprop_kernel_thread_count_does_not_change_bits():
-    x, dy = _data((150, 13, 13, 32), np.float32, 26), _data((150, 11, 11, 64), np.float32, 27)
+@pytest.mark.parametrize("hw", [13, 11])  # 11x11 output: F(4x4); 9x9: F(2x2)
+def test_backprop_kernel_thread_count_does_not_change_bits(hw):
+    x = _data((150, hw, hw, 32), np.float32, 26)
+    dy = _data((150, hw - 2, hw - 2, 64), np.float32, 27)
     _assert_same_bits_at_1_2_3_threads(lambda: ops.conv2d_backprop_kernel(x, dy, (3, 3, 32, 64)))
 
 
-def test_float32_error_stays_near_the_direct_sum():
+def test_backprop_input_thread_count_does_not_change_bits():
+    w, dy = _data((3, 3, 32, 64), np.float32, 28), _data((40, 11, 11, 64), np.float32, 29)
+    _assert_same_bits_at_1_2_3_threads(
+        lambda: ops.conv2d_backprop_input(dy, w, (40, 13, 13, 32)))
+
+
+# Max |error| / max |result| of float32 vs the float64 oracle on randn data, C = F = 64, measured
+# on every ISA for forward, input and kernel gradient: F(2x2) 3.4-6.9e-7 (the GEMM path's forward:
+# 1.6e-7), F(4x4) 1.8-3.2e-6 (Lavin's points 0, +-1, +-2 would give 4-6e-6). The bounds are about
+# twice that; F(2x2)'s is the one this test had before F(4x4) came.
+@pytest.mark.parametrize("hw,padding,tile,bound", [(13, "valid", 4, 6e-6), (10, "same", 2, 2e-6)])
+def test_float32_error_stays_near_the_direct_sum(isa, hw, padding, tile, bound):
     """Winograd's transforms add rounding; its float32 error must stay within a few ulp of the
-    output scale (the GEMM path's error is the yardstick)."""
-    x, w = _data((8, 13, 13, 64), np.float32, 16), _data((3, 3, 64, 64), np.float32, 17)
-    ref = np_conv2d(x, w)
-    err = np.abs(ops.conv2d(x, w) - ref).max() / np.abs(ref).max()
-    assert err < 2e-6, err
+    output scale, in all three ops."""
+    oh = hw - 2 if padding == "valid" else hw
+    assert winograd_tile(oh, oh) == tile and winograd_tile(hw, hw) == tile
+    x, w = _data((8, hw, hw, 64), np.float32, 16), _data((3, 3, 64, 64), np.float32, 17)
+    dy = _data((8, oh, oh, 64), np.float32, 18)
+    for got, ref in ((ops.conv2d(x, w, padding=padding), np_conv2d(x, w, padding=padding)),
+                     (ops.conv2d_backprop_input(dy, w, x.shape, padding=padding),
+                      np_conv2d_backprop_input(dy, w, x.shape, padding=padding)),
+                     (ops.conv2d_backprop_kernel(x, dy, w.shape, padding=padding),
+                      np_conv2d_backprop_kernel(x, dy, w.shape, padding=padding))):
+        err = np.abs(got - ref).max() / np.abs(ref).max()
+        assert err < bound, err
+
+
+@pytest.mark.parametrize("hw,padding", [((9, 9), "valid"), ((11, 11), "valid"), ((8, 7), "same"),
+                                        ((10, 10), "same")])
+def test_gradients_match_finite_differences(hw, padding):
+    """float64 central differences of L = sum(conv2d(x, w) * r) in sampled entries of w and x;
+    (9, 9) 'valid' runs the kernel gradient by F(4x4), (11, 11) 'valid' the input gradient,
+    (8, 7) 'same' both, (10, 10) 'same' neither (F(2x2))."""
+    x, w = _data((2, *hw, 16), np.float64, 50), _data((3, 3, 16, 16), np.float64, 51)
+    r = _data((2, *_out_hw(hw, padding), 16), np.float64, 52)
+
+    def loss(xv, wv):
+        return np.sum(ops.conv2d(xv, wv, padding=padding) * r)
+
+    rng, h = np.random.default_rng(53), 1e-3
+    for grad, arg in ((ops.conv2d_backprop_kernel(x, r, w.shape, padding=padding), w),
+                      (ops.conv2d_backprop_input(r, w, x.shape, padding=padding), x)):
+        for flat in rng.choice(arg.size, 40, replace=False):
+            idx = np.unravel_index(flat, arg.shape)
+            hi, lo = arg.copy(), arg.copy()
+            hi[idx] += h
+            lo[idx] -= h
+            args_hi, args_lo = ((hi, w), (lo, w)) if arg is x else ((x, hi), (x, lo))
+            fd = (loss(*args_hi) - loss(*args_lo)) / (2 * h)
+            assert abs(grad[idx] - fd) <= 1e-8 * (1 + abs(fd)), (idx, grad[idx], fd)
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")

@@ -34,6 +34,13 @@ std::unique_ptr<T[]> buffer(int64_t n) {
   return std::unique_ptr<T[]>(new T[n > 0 ? n : 1]);
 }
 
+template <class T>
+std::unique_ptr<T[]> zeros(int64_t n) {
+  auto b = buffer<T>(n);
+  std::memset(b.get(), 0, sizeof(T) * (n > 0 ? n : 1));
+  return b;
+}
+
 // Output pixels per im2col tile: a multiple of the GEMM's register-tile rows.
 template <class T>
 int64_t tile_rows(const ConvGeom& g) {
@@ -151,8 +158,8 @@ void sum_partials(const T* partial, int64_t nchunks, int64_t n, T* out) {
   });
 }
 
-// Winograd F(2x2, 3x3) for stride-1 undilated 3x3 convolutions with enough channels and filters
-// to feed its 16 GEMMs (K = C each): 2.25x fewer multiplies than the im2col GEMM.
+// Winograd F(m x m, 3x3) (kernels/winograd/winograd.h) for stride-1 undilated 3x3 convolutions
+// with enough channels and filters to feed its P = (m + 2)^2 GEMMs (K = C each).
 constexpr int64_t kWinogradMinC = 16;
 constexpr int64_t kWinogradMinF = 16;
 constexpr int64_t kWinogradBlockBytes = 256 * 1024;  // V + M of one tile block: stays in L2
@@ -163,72 +170,89 @@ bool use_winograd(const ConvGeom& g) {
          g.C >= kWinogradMinC && g.F >= kWinogradMinF;
 }
 
+// Tile size m of the Winograd path (0: none), a function of the shape only. F(4x4, 3x3) spends
+// 36 GEMM points per 4x4 tile where F(2x2, 3x3) spends 16 per 2x2 tile; it is taken where its
+// points number at most 3/4 of F(2x2)'s over the output (edge tiles included).
+int winograd_tile(const ConvGeom& g) {
+  if (!use_winograd(g)) return 0;
+  const int64_t p4 = 36 * ((g.OH + 3) / 4) * ((g.OW + 3) / 4);
+  const int64_t p2 = 16 * ((g.OH + 1) / 2) * ((g.OW + 1) / 2);
+  return 4 * p4 <= 3 * p2 ? 4 : 2;
+}
+
 // Tiles per block: a multiple of the GEMM's register rows, sized so the block's transformed
-// input and product (16 x tiles x (C + F) values) fit kWinogradBlockBytes. Fixed by the shape
-// alone, so results do not depend on the thread count.
+// input and product (P x tiles x (C + F) values) fit `bytes`. Fixed by the shape alone, so
+// results do not depend on the thread count.
 template <class T>
-int64_t winograd_block(const ConvGeom& g, int64_t bytes = kWinogradBlockBytes) {
+int64_t winograd_block(const ConvGeom& g, int m, int64_t bytes = kWinogradBlockBytes) {
   const int64_t mr = gemm_kernels_for<T>().mr > 0 ? gemm_kernels_for<T>().mr : 1;
-  int64_t tb = bytes / (16 * (g.C + g.F) * int64_t(sizeof(T)));
+  int64_t tb = bytes / (winograd_points(m) * (g.C + g.F) * int64_t(sizeof(T)));
   tb = tb / mr * mr;
   return tb < mr ? mr : tb;
 }
 
-// y = act(conv(x, kernel) + bias) by Winograd; false (nothing written) when x or the kernel
-// holds NaN or inf, whose spread through the transforms would differ from the direct sum.
+// y = act(conv(x, kernel) + bias) by Winograd F(m x m, 3x3); false (nothing written) when x or
+// the kernel holds NaN or inf, whose spread through the transforms would differ from the direct
+// sum.
 template <class T>
-bool conv2d_winograd(const ConvGeom& g, const T* x, const T* kernel, const T* bias, Act act,
-                     T* y) {
+bool conv2d_winograd(const ConvGeom& g, int m, const T* x, const T* kernel, const T* bias,
+                     Act act, T* y) {
   const auto& wk = winograd_kernels_for<T>();
+  const auto& wt = wk.tile(m);
   const auto& gk = gemm_kernels_for<T>();
-  const int64_t C = g.C, F = g.F;
+  const int64_t C = g.C, F = g.F, P = winograd_points(m);
   if (!wk.all_finite(kernel, 9 * C * F) || !wk.all_finite(x, g.N * g.H * g.W * C)) return false;
-  auto U = buffer<T>(16 * C * F);
-  wk.transform_kernel(C, F, kernel, U.get());
+  auto U = buffer<T>(P * C * F);
+  wt.transform_kernel(C, F, kernel, U.get());
   const int64_t pb = gk.packed_b_size(C, F);
-  auto packed = buffer<T>(16 * pb);
-  for (int xi = 0; xi < 16; ++xi) gk.pack_b(C, F, U.get() + xi * C * F, F, 1, packed.get() + xi * pb);
-  const int64_t tiles = g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2);
-  const int64_t tb = winograd_block<T>(g), nblocks = (tiles + tb - 1) / tb;
+  auto packed = buffer<T>(P * pb);
+  for (int64_t xi = 0; xi < P; ++xi)
+    gk.pack_b(C, F, U.get() + xi * C * F, F, 1, packed.get() + xi * pb);
+  const int64_t tiles = winograd_tiles(g, m);
+  const int64_t tb = winograd_block<T>(g, m), nblocks = (tiles + tb - 1) / tb;
+  auto zero = zeros<T>(C);
   const GemmEpilogue<T> plain;
-  parallel_for(0, nblocks, grain_for(2 * 16 * tb * C * F), [&](int64_t b0, int64_t b1) {
-    auto V = buffer<T>(16 * tb * C), M = buffer<T>(16 * tb * F);
+  parallel_for(0, nblocks, grain_for(2 * P * tb * C * F), [&](int64_t b0, int64_t b1) {
+    auto V = buffer<T>(P * tb * C), M = buffer<T>(P * tb * F);
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t t0 = b * tb, t1 = t0 + tb < tiles ? t0 + tb : tiles, nt = t1 - t0;
-      wk.transform_input(g, x, t0, t1, V.get());
-      for (int xi = 0; xi < 16; ++xi)
+      wt.transform_input(g, x, t0, t1, zero.get(), V.get());
+      for (int64_t xi = 0; xi < P; ++xi)
         gk.gemm(nt, F, C, V.get() + xi * nt * C, C, 1, packed.get() + xi * pb,
                 M.get() + xi * nt * F, F, plain);
-      wk.transform_output(g, M.get(), t0, t1, bias, act, y);
+      wt.transform_output(g, M.get(), t0, t1, bias, act, y);
     }
   });
   return true;
 }
 
-// dkernel by Winograd (see winograd.h): fixed chunks of tiles (a function of the shape only)
-// accumulate 16 C x F products V^T . Ye each, reduced in chunk order, then G^T M G. False
-// (nothing written) when x or dy holds NaN or inf.
+// dkernel by Winograd F(3x3, m x m) (see winograd.h): fixed chunks of tiles (a function of the
+// shape only) accumulate P C x F products V^T . Ye each, reduced in chunk order, then G^T M G.
+// False (nothing written) when x or dy holds NaN or inf.
 template <class T>
-bool conv2d_backprop_kernel_winograd(const ConvGeom& g, const T* x, const T* dy, T* dkernel) {
+bool conv2d_backprop_kernel_winograd(const ConvGeom& g, int m, const T* x, const T* dy,
+                                     T* dkernel) {
   const auto& wk = winograd_kernels_for<T>();
+  const auto& wt = wk.tile(m);
   const auto& gk = gemm_kernels_for<T>();
-  const int64_t C = g.C, F = g.F, MF = 16 * C * F;
+  const int64_t C = g.C, F = g.F, P = winograd_points(m), MF = P * C * F;
   if (!wk.all_finite(dy, g.N * g.OH * g.OW * F) || !wk.all_finite(x, g.N * g.H * g.W * C))
     return false;
-  const int64_t tiles = g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2);
-  const int64_t tb = winograd_block<T>(g, kWinogradDwBlockBytes);
+  const int64_t tiles = winograd_tiles(g, m);
+  const int64_t tb = winograd_block<T>(g, m, kWinogradDwBlockBytes);
   const int64_t chunk = reduction_chunk(tiles, 4 * tb, MF), nchunks = (tiles + chunk - 1) / chunk;
   auto partial = buffer<T>(nchunks * MF);
+  auto zero = zeros<T>(C > F ? C : F);
   parallel_chunks(0, tiles, chunk, [&](int64_t ci, int64_t q0, int64_t q1) {
-    auto V = buffer<T>(16 * tb * C), Ye = buffer<T>(16 * tb * F);
+    auto V = buffer<T>(P * tb * C), Ye = buffer<T>(P * tb * F);
     auto pb = buffer<T>(gk.packed_b_size(tb, F));
     T* acc = partial.get() + ci * MF;
     GemmEpilogue<T> ep;
     for (int64_t t0 = q0; t0 < q1; t0 += tb) {
       const int64_t t1 = t0 + tb < q1 ? t0 + tb : q1, nt = t1 - t0;
-      wk.transform_input(g, x, t0, t1, V.get());
-      wk.transform_dy(g, dy, t0, t1, Ye.get());
-      for (int xi = 0; xi < 16; ++xi) {
+      wt.transform_input(g, x, t0, t1, zero.get(), V.get());
+      wt.transform_dy(g, dy, t0, t1, zero.get(), Ye.get());
+      for (int64_t xi = 0; xi < P; ++xi) {
         // acc[xi] (C x F) += V[xi]^T (C x nt) . Ye[xi] (nt x F)
         gk.pack_b(nt, F, Ye.get() + xi * nt * F, F, 1, pb.get());
         gk.gemm(C, F, nt, V.get() + xi * nt * C, 1, C, pb.get(), acc + xi * C * F, F, ep);
@@ -237,7 +261,7 @@ bool conv2d_backprop_kernel_winograd(const ConvGeom& g, const T* x, const T* dy,
     }
   });
   sum_partials(partial.get(), nchunks, MF, partial.get());
-  wk.transform_grad(C, F, partial.get(), dkernel);
+  wt.transform_grad(C, F, partial.get(), dkernel);
   return true;
 }
 
@@ -286,7 +310,7 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* kernel, const T* bia
     });
     return;
   }
-  if (use_winograd(g) && conv2d_winograd(g, x, kernel, bias, act, y)) return;
+  if (const int m = winograd_tile(g); m && conv2d_winograd(g, m, x, kernel, bias, act, y)) return;
   auto packed = buffer<T>(gk.packed_b_size(K, F));
   gk.pack_b(K, F, kernel, F, 1, packed.get());
   if (use_igemm(ck, g)) {  // no im2col: the micro-kernel reads x in place
@@ -444,7 +468,8 @@ void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkern
     std::memset(dkernel, 0, sizeof(T) * KF);
     return;
   }
-  if (use_winograd(g) && conv2d_backprop_kernel_winograd(g, x, dy, dkernel)) return;
+  if (const int m = winograd_tile(g); m && conv2d_backprop_kernel_winograd(g, m, x, dy, dkernel))
+    return;
   const auto& gk = gemm_kernels_for<T>();
   const auto& ck = conv_kernels_for<T>();
   const bool pointwise = is_pointwise(g);
