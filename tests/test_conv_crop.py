@@ -48,7 +48,7 @@ def test_backprop_input_of_cropped_dy(isa, dtype, h, w, c, f, k, pad, oh, ow):
     out = np.full((3, h, w, c), np.nan, dtype)  # every cell must be written, the zeros too
     got = _core.conv2d_backprop_input(dy, kernel, (3, h, w, c), (1, 1), (1, 1), pad, out=out)
     assert got is out
-    assert_close(got, want, dtype, k * np.sqrt(f))
+    assert_close(got, want, dtype, k * k * f)  # the conv tests' atol scale: the reduction length
     reach_h, reach_w = oh - 1 - pad[0] + k, ow - 1 - pad[1] + k
     assert not got[:, reach_h:].any() and not got[:, :, reach_w:].any()
 
@@ -63,9 +63,9 @@ def test_backprop_kernel_and_forward_of_cropped_output(isa, dtype, h, w, c, f, k
     want = np_conv2d_backprop_kernel(x, _pad_to(dy, full_oh, full_ow), kernel.shape,
                                      padding=padding)
     got = _core.conv2d_backprop_kernel(x, dy, kernel.shape, (1, 1), (1, 1), pad)
-    assert_close(got, want, dtype, k * np.sqrt(3 * oh * ow))
+    assert_close(got, want, dtype, 3 * oh * ow)
     y = _core.conv2d(x, kernel, None, (1, 1), (1, 1), pad, (oh, ow), 0)
-    assert_close(y, np_conv2d(x, kernel, padding=padding)[:, :oh, :ow], dtype, k * np.sqrt(c))
+    assert_close(y, np_conv2d(x, kernel, padding=padding)[:, :oh, :ow], dtype, k * k * c)
 
 
 def test_cropped_backprop_input_thread_count_does_not_change_bits():
@@ -136,28 +136,41 @@ def test_plan_crops_convs_followed_by_a_valid_max_pool():
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("act", ["relu", "tanh"])
 def test_cropped_training_matches_uncropped(dtype, act):
-    """Three steps of training: the same weights with and without the crop (the kernel gradient
-    sums the same products, less the cut cells' zeros, so only the float grouping may differ)."""
+    """Two steps of training, then one step's gradients: the same with and without the crop
+    (the kernel gradient sums the same products less the cut cells' zeros; the two may take
+    different Winograd tiles, 10x10 vs 11x11 outputs, so float32 agrees to rounding)."""
     x, y = _data(dtype=np.dtype(dtype))
     cropped, plain = _model(dtype, act=act), _model(dtype, act=act)
     _uncropped(plain)
+    grads = []
     for m in (cropped, plain):
-        for i in range(3):
+        for i in range(2):
             m.train_on_batch(x[8 * i: 8 * i + 8], y[8 * i: 8 * i + 8])
+        captured = []
+        m.optimizer.apply = lambda g, v, captured=captured: captured.extend(a.copy() for a in g)
+        m.train_on_batch(x[16:24], y[16:24])
+        grads.append(captured)
     # The first conv (2 channels) fuses with its pool; the second (16) is cropped.
     # (Training fuses relu and linear only: tanh's gradient needs the conv's own output.)
     fused = act == "relu"
     assert ("y" in cropped.layers[0]._buffers) != fused and cropped.layers[1]._fed_by_conv == fused
     assert cropped.layers[2]._buffers["y"][0].shape == (8, 10, 10, 16)  # it really cropped
     assert plain.layers[2]._buffers["y"][0].shape == (8, 11, 11, 16)
-    tol = dict(rtol=2e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-11, atol=1e-13)
-    for a, b in zip(cropped.get_weights(), plain.get_weights()):
-        np.testing.assert_allclose(a, b, **tol)
+    assert len(grads[0]) == len(grads[1]) == 6
+    for a, b in zip(*grads):
+        scale = np.abs(b).max()
+        assert scale > 0
+        if dtype == "float32":
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * scale)
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * scale)
 
 
 def test_cropped_predict_equals_uncropped():
     x, _ = _data()
     cropped, plain = _model(), _model()
     _uncropped(plain)
-    np.testing.assert_array_equal(cropped.predict(x, verbose=0), plain.predict(x, verbose=0))
+    # (10x10 and 11x11 outputs may take different Winograd tiles: equal to float32 rounding.)
+    np.testing.assert_allclose(cropped.predict(x, verbose=0), plain.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(cropped.predict(x, verbose=0), cropped(x).copy())
