@@ -90,7 +90,7 @@ void backprop_input_transposed(const T* dy, const T* kernel, T* dx, int64_t M, i
                                int64_t out) {
   const auto& k = gemm_kernels_for<T>();
   const std::vector<T> packed = pack_b_threaded<T>(out, M, dy, 1, out);
-  constexpr int64_t kScratch = 8192;  // elements of one block's dx^T (32 KB float32)
+  constexpr int64_t kScratch = 32768 / sizeof(T);  // elements of one block's dx^T: 32 KB, in L1
   const int64_t mr = k.mr;
   int64_t rows = kScratch / M / mr * mr;
   if (rows < mr) rows = mr;
