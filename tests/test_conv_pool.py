@@ -317,8 +317,9 @@ def test_forward_errors():
                                 np.zeros((3, 3, 16, 8), np.float32), None, *geo, 1, (2, 2))
     with pytest.raises(ValueError, match="pool window is larger"):
         _core.conv2d_max_pool2d(x, k, b, *geo, 1, (9, 2))
-    with pytest.raises(ValueError, match="at most 256 cells"):
-        _core.conv2d_max_pool2d(x, k, b, *geo, 1, (0, 2))
+    for pool in ((0, 2), (2**40, 2**40), (17, 16)):
+        with pytest.raises(ValueError, match="at most 256 cells"):
+            _core.conv2d_max_pool2d(x, k, b, *geo, 1, pool)
     with pytest.raises(ValueError, match="kernel has 2 input channels but input has 1"):
         _core.conv2d_max_pool2d(x, np.zeros((3, 3, 2, 8), np.float32), b, *geo, 1, (2, 2))
     with pytest.raises(ValueError, match="expected 4-D input"):
