@@ -317,8 +317,9 @@ def test_forward_errors():
                                 np.zeros((3, 3, 16, 8), np.float32), None, *geo, 1, (2, 2))
     with pytest.raises(ValueError, match="pool window is larger"):
         _core.conv2d_max_pool2d(x, k, b, *geo, 1, (9, 2))
-    with pytest.raises(ValueError, match="at most 256 cells"):
-        _core.conv2d_max_pool2d(x, k, b, *geo, 1, (0, 2))
+    for pool in ((0, 2), (2**40, 2**40), (17, 16)):
+        with pytest.raises(ValueError, match="at most 256 cells"):
+            _core.conv2d_max_pool2d(x, k, b, *geo, 1, pool)
     with pytest.raises(ValueError, match="kernel has 2 input channels but input has 1"):
         _core.conv2d_max_pool2d(x, np.zeros((3, 3, 2, 8), np.float32), b, *geo, 1, (2, 2))
     with pytest.raises(ValueError, match="expected 4-D input"):
@@ -367,3 +368,31 @@ def test_backward_errors():
         bw(x, dp, pooled, idx, ks, *geo, 1, (2, 2), out=np.zeros(ks, np.float64))
     with pytest.raises(ValueError, match=r"`out` must have shape \(8,\)"):
         bw(x, dp, pooled, idx, ks, *geo, 1, (2, 2), bias_out=np.zeros(7, np.float32))
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 33), h=st.integers(3, 12), w=st.integers(3, 12), c=st.integers(1, 3),
+       f=st.sampled_from([1, 7, 8, 15, 16, 17, 32, 33]), kh=st.integers(1, 3),
+       kw=st.integers(1, 3), sw=st.integers(1, 2), padding=st.sampled_from(["valid", "same"]),
+       pool=st.sampled_from([(2, 2), (1, 2), (3, 3), (2, 1)]),
+       act=st.sampled_from(["relu", "linear"]), dtype=st.sampled_from([np.float32, np.float64]),
+       seed=st.integers(0, 999))
+def test_backward_random_shapes_every_isa(n, h, w, c, f, kh, kw, sw, padding, pool, act, dtype,
+                                          seed):
+    case = Case(n, h, w, c, f, (kh, kw), (1, sw), padding, pool=pool, act=act)
+    if min(case.pooled_shape[1:3]) < 1:
+        return
+    x, dp, pooled, idx = _backward_inputs(case, dtype, seed)
+    ref_k, ref_b = case.oracle(x, dp, pooled, idx)
+    scale = np.sqrt(n * case.pooled_shape[1] * case.pooled_shape[2])
+    saved = cnnext.get_isa()
+    try:
+        for level in cnnext.supported_isas():
+            cnnext.set_isa(level)
+            outs = _at_threads(lambda: case.backward(x, dp, pooled, idx), (1, 2))
+            assert_close(outs[0][0], ref_k, dtype, scale=scale)
+            assert_close(outs[0][1], ref_b, dtype, scale=scale)
+            _same_bits(outs[1][0], outs[0][0])
+            _same_bits(outs[1][1], outs[0][1])
+    finally:
+        cnnext.set_isa(saved)

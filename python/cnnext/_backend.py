@@ -181,9 +181,11 @@ def conv2d_max_pool2d(x, kernel, bias, strides, padding, dilation_rate, activati
     alone when not with_argmax; one pass without the conv output where the shapes are fusable
     (bitwise the same results), the two ops otherwise."""
     act = _act_arg(activation)
-    geo = _conv_pool_args(x.shape, kernel.shape, strides, padding, dilation_rate, pool_size,
-                          pool_strides, pool_padding)
-    if geo is not None and _direct(x, kernel, bias) and act in _conv._ACTIVATIONS:
+    geo = None
+    if _direct(x, kernel, bias) and act in _conv._ACTIVATIONS:
+        geo = _conv_pool_args(x.shape, kernel.shape, strides, padding, dilation_rate, pool_size,
+                              pool_strides, pool_padding)
+    if geo is not None:
         s, d, pad, out_hw, pool, conv_shape, _ = geo
         shape = (conv_shape[0], out_hw[0] // pool[0], out_hw[1] // pool[1], conv_shape[3])
         out = out if _usable_out(out, shape, x.dtype) else None
@@ -210,11 +212,13 @@ def conv2d_max_pool2d_backprop_kernel(x, d_pooled, pooled, argmax, kernel_shape,
     activation, pool, kernel and bias gradients one after the other."""
     act = _act_arg(activation) or "linear"
     kernel_shape = tuple(kernel_shape)
-    geo = _conv_pool_args(x.shape, kernel_shape, strides, padding, dilation_rate, pool_size,
-                          pool_strides, pool_padding)
-    if (geo is not None and act in ("linear", "relu") and _direct(x, d_pooled, pooled)
+    geo = None
+    if (act in ("linear", "relu") and _direct(x, d_pooled, pooled)
             and type(argmax) is np.ndarray and argmax.dtype == np.uint8
             and argmax.flags.c_contiguous):
+        geo = _conv_pool_args(x.shape, kernel_shape, strides, padding, dilation_rate, pool_size,
+                              pool_strides, pool_padding)
+    if geo is not None:
         s, d, pad, out_hw, pool, _, _ = geo
         return _core.conv2d_max_pool2d_backprop_kernel(
             x, d_pooled, pooled, argmax, kernel_shape, s, d, pad, out_hw,

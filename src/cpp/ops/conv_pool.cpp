@@ -106,7 +106,7 @@ bool conv_pool_fusable(const ConvGeom& g, int64_t pkh, int64_t pkw, const char**
   const char* reason = nullptr;
   if (!conv2d_uses_direct(g))
     reason = "the convolution does not take the direct (few input channels) path";
-  else if (pkh < 1 || pkw < 1 || pkh * pkw > 256)
+  else if (pkh < 1 || pkw < 1 || pkh > 256 || pkw > 256 || pkh * pkw > 256)
     reason = "the pool window must be positive with at most 256 cells";
   else if (g.OH < pkh || g.OW < pkw)
     reason = "the pool window is larger than the convolution output";

@@ -31,8 +31,11 @@ void conv2d_max_pool2d(const ConvGeom& g, const T* x, const T* kernel, const T* 
 // dkernel, dbias of a layer whose input gradient is not needed. The conv-output gradient is
 // d_pooled masked by the activation (relu: d_pooled * (pooled > 0), relu_backward's semantics
 // on the pooled grid; linear: no mask, pooled may be null), scattered to each window's argmax
-// cell, zero elsewhere; it is rebuilt band by band in a scratch and fed to the direct kernel
-// gradient. Act must be linear or relu. The batch is cut into fixed chunks (a function of the
+// cell, zero elsewhere; it never exists in memory: the conv_pool kernel (kernels/conv_pool)
+// selects each cell's values from d_pooled by the argmax straight into direct_dw-style register
+// tiles. Act must be linear or relu. Where d_pooled holds inf or NaN and conv windows reach into
+// the zero padding, the dense gradient is built and the separate kernel and bias gradients run
+// (they multiply the padding, as conv's definition does). The batch is cut into fixed chunks (a function of the
 // shape only) whose partial sums are added in chunk order: bitwise identical for any thread count.
 template <class T>
 void conv2d_max_pool2d_backprop_kernel(const ConvGeom& g, Act act, int64_t pkh, int64_t pkw,
