@@ -22,7 +22,8 @@ SITE=$BUILD/site
 TESTS=${SANITIZE_TESTS:-"tests/test_conv.py tests/test_pooling.py tests/test_activations.py
   tests/test_dense.py tests/test_signal.py tests/test_losses_ops.py tests/test_optim_ops.py
   tests/test_norm.py tests/test_alignment.py tests/test_threads.py tests/test_winograd.py
-  tests/test_relu.py tests/test_train_step.py"}
+  tests/test_relu.py tests/test_train_step.py tests/test_conv_crop.py tests/test_conv_pool.py
+  tests/test_pool_relu_backward.py tests/test_dense_backprop_input.py"}
 
 isolation=()
 if "$PY" -c "import scikit_build_core, pybind11" 2>/dev/null; then

@@ -42,8 +42,13 @@ def test_plan_fuses_relu_conv_with_following_max_pool():
     model.build((None, 16, 16, 1))
     kwargs = [k for _, _, k in reversed(model._get_plan()["rev"])]
     pools = [model.layers[1], model.layers[3]]
-    assert kwargs == [{"preactivated": pools[0]}, {"relu_mask": True},
-                      {"preactivated": pools[1]}, {"relu_mask": True}, {}, {}, {}]
+    fused = {"relu_mask": True, "bias_grad": True}
+    # The first conv (no input gradient) also takes the pooled gradient straight from its pool.
+    assert kwargs == [{"preactivated": pools[0], "pooled_by": pools[0]},
+                      dict(fused, to_conv=True), {"preactivated": pools[1]}, fused, {}, {}, {}]
+    fwd = [k for _, k in model._get_plan()["fwd"]]
+    assert fwd == [{"pool_layer": pools[0], "pool": ((2, 2), (2, 2))}, {},
+                   {"pool_layer": pools[1], "pool": ((2, 2), (2, 2))}, {}, {}, {}, {}]
 
 
 @pytest.mark.parametrize("act,pool", [("sigmoid", L.MaxPooling2D), ("relu", L.AveragePooling2D)])
@@ -51,14 +56,16 @@ def test_plan_does_not_fuse_other_pairs(act, pool):
     model = Sequential([L.Input((8, 8, 1)), L.Conv2D(2, 3, activation=act), pool(2),
                         L.Flatten(), L.Dense(1)])
     model.compile(loss="mse", optimizer="sgd")
-    assert all(k == {} for _, _, k in model._get_plan()["rev"])
+    masks = {"relu_mask", "bias_grad", "preactivated"}
+    assert all(not masks & set(k) for _, _, k in model._get_plan()["rev"])
 
 
 def _gradients(model, x, y, fused):
-    """One training step's gradients, with or without the backward fusion."""
+    """One training step's gradients, with or without the forward and backward fusions."""
     plan = model._get_plan()
     if not fused:
-        plan = dict(plan, rev=[(i, layer, {}) for i, layer, _ in plan["rev"]])
+        plan = dict(plan, rev=[(i, layer, {}) for i, layer, _ in plan["rev"]],
+                    fwd=[(layer, {}) for layer, _ in plan["fwd"]])
         model._plan = plan
     captured = []
     model.optimizer.apply = lambda grads, variables: captured.extend(g.copy() for g in grads)
@@ -113,15 +120,23 @@ def test_training_step_allocates_no_large_arrays():
     assert peak < conv_out_bytes // 4, peak
 
 
+def _buffer_addresses(model):
+    return [{k: sorted(b.ctypes.data for b in v) for k, v in getattr(layer, "_buffers", {}).items()}
+            for layer in model.layers]
+
+
 def test_workspaces_are_reused_across_steps():
     model = _seed_like()
     x, y = _data()
     model.train_on_batch(x[:16], y[:16])
-    conv = model.layers[0]
-    first = {k: v[0].ctypes.data for k, v in conv._buffers.items()}
+    first = _buffer_addresses(model)
     model.train_on_batch(x[16:32], y[16:32])
-    assert {k: v[0].ctypes.data for k, v in conv._buffers.items()} == first
-    assert {"y", "dk", "db"} <= set(first)
+    assert _buffer_addresses(model) == first
+    conv1, pool1, conv2, pool2 = (set(first[i]) for i in range(4))
+    # Both convs fuse with their pools (C = 1 and 8): the pools hold the outputs and argmax;
+    # the first conv's fused backward never forms its dy, the second's pool masks and sums.
+    assert conv1 == {"dk", "db"} and pool1 == {"y", "argmax"}
+    assert {"dk", "dx"} <= conv2 and {"y", "argmax", "dx", "db"} <= pool2
 
 
 def test_full_and_last_partial_batch_keep_their_buffers():
@@ -130,13 +145,11 @@ def test_full_and_last_partial_batch_keep_their_buffers():
     model = _seed_like()
     x, y = _data(n=40)
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-    conv = model.layers[0]
-    before = {k: [b.ctypes.data for b in v] for k, v in conv._buffers.items()}
+    before = _buffer_addresses(model)
     model.fit(x, y, batch_size=16, epochs=2, verbose=0)
-    after = {k: [b.ctypes.data for b in v] for k, v in conv._buffers.items()}
-    assert {k: sorted(v) for k, v in after.items()} == {k: sorted(v) for k, v in before.items()}
-    assert len(conv._buffers["y"]) == 2  # (16, ...) and (8, ...)
-    assert len(conv._buffers["dk"]) == 1  # the kernel gradient's shape never changes
+    assert _buffer_addresses(model) == before
+    assert len(model.layers[1]._buffers["y"]) == 2  # (16, ...) and (8, ...)
+    assert len(model.layers[0]._buffers["dk"]) == 1  # the kernel gradient's shape never changes
 
 
 def test_buffers_keep_at_most_two_shapes_per_key():
@@ -144,9 +157,9 @@ def test_buffers_keep_at_most_two_shapes_per_key():
     x, y = _data(n=48)
     for n in (16, 8, 4, 16):
         model.train_on_batch(x[:n], y[:n])
-    conv = model.layers[0]
-    assert len(conv._buffers["y"]) == 2
-    assert [b.shape[0] for b in conv._buffers["y"]] == [16, 4]
+    pool = model.layers[1]  # the fused first conv + pool writes the pool's "y"
+    assert len(pool._buffers["y"]) == 2
+    assert [b.shape[0] for b in pool._buffers["y"]] == [16, 4]
 
 
 def test_predict_returns_fresh_arrays_after_training():
@@ -244,7 +257,8 @@ def test_fused_step_is_thread_count_independent():
 
 def test_backward_kwargs_helper_on_short_stacks():
     layers = [L.MaxPooling2D(2)]
-    assert _trainer._backward_kwargs(layers, 0) == {}
+    assert _trainer._backward_kwargs(layers, 0, 0) == {}
+    assert _trainer._forward_kwargs(layers, 0) == {}
 
 
 def test_backend_copies_misaligned_arrays():
@@ -256,3 +270,53 @@ def test_backend_copies_misaligned_arrays():
     np.testing.assert_array_equal(_backend.conv2d(raw, k, None, (1, 1), "valid", (1, 1)),
                                   ops.conv2d(raw.copy(), k))
     assert not _backend._direct(raw)
+
+
+# ---- the conv + max-pool forward fusion (few input channels) ------------------------------------
+
+def _conv_pool_model(act, dtype="float32"):
+    cnnext.utils.set_random_seed(4)
+    model = Sequential([
+        L.Input((15, 15, 3)),
+        L.Conv2D(8, (3, 3), activation=act, dtype=dtype),   # C = 3: fuses with its pool
+        L.MaxPooling2D((2, 2), dtype=dtype),                 # 13x13 -> 6x6 (drops a row/col)
+        L.Conv2D(4, (2, 2), activation=act, dtype=dtype),   # C = 8: fuses too, not first
+        L.MaxPooling2D((2, 2), dtype=dtype),
+        L.Flatten(dtype=dtype),
+        L.Dense(1, activation="sigmoid", dtype=dtype),
+    ])
+    model.compile(loss="binary_crossentropy", optimizer="adam")
+    return model
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("act", ["relu", "linear", "sigmoid", "tanh"])
+def test_conv_pool_fusion_matches_separate_layers(act, dtype):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((10, 15, 15, 3)).astype(dtype)
+    y = (x[:, :7].mean(axis=(1, 2, 3)) > 0).astype(dtype)
+    fused = _gradients(_conv_pool_model(act, dtype), x, y, fused=True)
+    plain = _gradients(_conv_pool_model(act, dtype), x, y, fused=False)
+    for g, h in zip(fused, plain):
+        np.testing.assert_allclose(g, h, rtol=1e-5 if dtype == "float32" else 1e-12,
+                                   atol=1e-7 if dtype == "float32" else 1e-15)
+    assert np.abs(fused[0]).max() > 0
+    a, b = _conv_pool_model(act, dtype), _conv_pool_model(act, dtype)
+    b._plan = dict(b._get_plan(), fwd=[(layer, {}) for layer, _ in b._get_plan()["fwd"]])
+    # Inference fuses every fused activation, bit for bit the same as the two layers.
+    np.testing.assert_array_equal(a.predict(x, verbose=0), b.predict(x, verbose=0))
+    trained = act in ("relu", "linear")
+    a.train_on_batch(x, y)
+    assert a.layers[1]._fed_by_conv == trained and a.layers[3]._fed_by_conv == trained
+
+
+def test_pool_after_a_fused_forward_pools_other_inputs():
+    """The pass-through is for the very array the conv handed over: the same pool layer called
+    on anything else pools it."""
+    model = _conv_pool_model("relu")
+    x = np.random.default_rng(6).standard_normal((2, 15, 15, 3)).astype(np.float32)
+    model.predict(x, verbose=0)
+    conv, pool = model.layers[0], model.layers[1]
+    conv.forward(x, False, pool_layer=pool)  # its pool never runs: the hand-over goes stale
+    z = np.random.default_rng(7).standard_normal((2, 13, 13, 8)).astype(np.float32)
+    np.testing.assert_array_equal(pool(z), ops.max_pool2d(z, 2))

@@ -76,14 +76,30 @@ def _hashable(*args):
         return False
 
 
+@functools.lru_cache(maxsize=256)
+def _pool_reach(out_hw, pool_size, pool_strides):
+    """The leading rows and columns of an (out_hw) image that a 'valid' max-pool reads."""
+    reach = []
+    for o, k, s in zip(out_hw, pool_size, pool_strides):
+        cells = (o - k) // s + 1 if o >= k else 0
+        reach.append((cells - 1) * s + k if cells > 0 else o)
+    return tuple(reach)
+
+
 # ---- convolution ------------------------------------------------------------------------------
-def conv2d(x, kernel, bias, strides, padding, dilation_rate, activation=None, out=None):
+def conv2d(x, kernel, bias, strides, padding, dilation_rate, activation=None, out=None,
+           pool=None):
+    """pool: (pool_size, strides) of a 'valid' max-pool that reads this output next; the direct
+    path then computes only the rows and columns that pool reads (its result is unchanged, and
+    the gradients below take the cropped dy: the cut cells' gradient is zero)."""
     act = _act_arg(activation)
     if (_direct(x, kernel, bias) and x.ndim == 4 and kernel.ndim == 4
             and x.shape[3] == kernel.shape[2] and act in _conv._ACTIVATIONS
-            and _hashable(strides, padding, dilation_rate)):
+            and _hashable(strides, padding, dilation_rate, pool)):
         out_hw, pad, s, d = _conv_geometry("conv2d", x.shape, kernel.shape, strides, padding,
                                            dilation_rate)
+        if pool is not None:
+            out_hw = _pool_reach(out_hw, *pool)
         shape = (x.shape[0],) + out_hw + (kernel.shape[3],)
         return _core.conv2d(x, kernel, bias, s, d, pad, out_hw, _conv._ACTIVATIONS[act],
                             out if _usable_out(out, shape, x.dtype) else None)
@@ -92,6 +108,8 @@ def conv2d(x, kernel, bias, strides, padding, dilation_rate, activation=None, ou
 
 
 def conv2d_backprop_input(dy, kernel, input_shape, strides, padding, dilation_rate, out=None):
+    """dy may be cropped (see conv2d's pool) on the direct path: the C++ ops take the output
+    size from dy and the padding from the full geometry."""
     input_shape = tuple(input_shape)
     if (_direct(dy, kernel) and dy.ndim == 4 and kernel.ndim == 4 and len(input_shape) == 4
             and _hashable(strides, padding, dilation_rate)):
@@ -122,6 +140,94 @@ def conv2d_backprop_bias(dy, out=None):
         return _core.conv2d_backprop_bias(
             dy, out if _usable_out(out, dy.shape[3:], dy.dtype) else None)
     return ops.conv2d_backprop_bias(dy, out=out)
+
+
+@functools.lru_cache(maxsize=256)
+def _conv_pool_geometry(x_shape, k_shape, strides, padding, dilation_rate, pool_size,
+                        pool_strides, pool_padding):
+    """(s, d, pad, out_hw, pool, conv_out_shape, fusable) of a conv followed by a max-pool.
+    Fusable: the conv takes the direct path (few input channels) and the pool is 'valid' with
+    strides equal to its window (at most 256 cells)."""
+    out_hw, pad, s, d = _conv_geometry("conv2d", x_shape, k_shape, strides, padding,
+                                       dilation_rate)
+    conv_shape = (x_shape[0],) + out_hw + (k_shape[3],)
+    kh, kw, sh, sw, same = _pool_geometry(conv_shape, pool_size, pool_strides, pool_padding)[0]
+    fusable = _core.conv2d_max_pool2d_fusable(x_shape, k_shape, s, d, pad, out_hw, (kh, kw),
+                                              (sh, sw), same)
+    return s, d, pad, out_hw, (kh, kw), conv_shape, fusable
+
+
+def _conv_pool_args(x_shape, k_shape, *config):
+    """The cached geometry when the fused conv + max-pool ops apply to these shapes, else None."""
+    if (len(x_shape) != 4 or len(k_shape) != 4 or x_shape[3] != k_shape[2]
+            or not _hashable(*config)):
+        return None
+    geo = _conv_pool_geometry(tuple(x_shape), tuple(k_shape), *config)
+    return geo if geo[-1] else None
+
+
+def conv2d_max_pool2d_fusable(x_shape, kernel_shape, strides, padding, dilation_rate, pool_size,
+                              pool_strides, pool_padding):
+    """True when conv2d_max_pool2d and its kernel gradient take the fused path for these shapes
+    and arguments (Keras Conv2D then MaxPooling2D arguments)."""
+    return _conv_pool_args(x_shape, kernel_shape, strides, padding, dilation_rate, pool_size,
+                           pool_strides, pool_padding) is not None
+
+
+def conv2d_max_pool2d(x, kernel, bias, strides, padding, dilation_rate, activation, pool_size,
+                      pool_strides=None, pool_padding="valid", with_argmax=True, out=None,
+                      argmax_out=None):
+    """max_pool2d_with_argmax(conv2d(x, ...), ...) -> (pooled, argmax), or max_pool2d's pooled
+    alone when not with_argmax; one pass without the conv output where the shapes are fusable
+    (bitwise the same results), the two ops otherwise."""
+    act = _act_arg(activation)
+    geo = _conv_pool_args(x.shape, kernel.shape, strides, padding, dilation_rate, pool_size,
+                          pool_strides, pool_padding)
+    if geo is not None and _direct(x, kernel, bias) and act in _conv._ACTIVATIONS:
+        s, d, pad, out_hw, pool, conv_shape, _ = geo
+        shape = (conv_shape[0], out_hw[0] // pool[0], out_hw[1] // pool[1], conv_shape[3])
+        out = out if _usable_out(out, shape, x.dtype) else None
+        if not with_argmax:
+            return _core.conv2d_max_pool2d(x, kernel, bias, s, d, pad, out_hw,
+                                           _conv._ACTIVATIONS[act], pool, False, out=out)
+        return _core.conv2d_max_pool2d(
+            x, kernel, bias, s, d, pad, out_hw, _conv._ACTIVATIONS[act], pool, True, out=out,
+            argmax_out=argmax_out if _usable_out(argmax_out, shape, np.uint8) else None)
+    y = conv2d(x, kernel, bias, strides, padding, dilation_rate, activation)
+    if not with_argmax:
+        return max_pool2d(y, pool_size, pool_strides, pool_padding)
+    return max_pool2d_with_argmax(y, pool_size, pool_strides, pool_padding, out=out,
+                                  argmax_out=argmax_out)
+
+
+def conv2d_max_pool2d_backprop_kernel(x, d_pooled, pooled, argmax, kernel_shape, strides,
+                                      padding, dilation_rate, activation, pool_size,
+                                      pool_strides=None, pool_padding="valid", out=None,
+                                      bias_out=None):
+    """(dkernel, dbias) of conv2d_max_pool2d for a layer whose input gradient is not needed,
+    from the pooled gradient, the pooled output (the activation's mask) and the argmax. Fused
+    (no conv-sized gradient) for fusable shapes with a linear or relu activation; otherwise the
+    activation, pool, kernel and bias gradients one after the other."""
+    act = _act_arg(activation) or "linear"
+    kernel_shape = tuple(kernel_shape)
+    geo = _conv_pool_args(x.shape, kernel_shape, strides, padding, dilation_rate, pool_size,
+                          pool_strides, pool_padding)
+    if (geo is not None and act in ("linear", "relu") and _direct(x, d_pooled, pooled)
+            and type(argmax) is np.ndarray and argmax.dtype == np.uint8
+            and argmax.flags.c_contiguous):
+        s, d, pad, out_hw, pool, _, _ = geo
+        return _core.conv2d_max_pool2d_backprop_kernel(
+            x, d_pooled, pooled, argmax, kernel_shape, s, d, pad, out_hw,
+            _conv._ACTIVATIONS[act], pool,
+            out=out if _usable_out(out, kernel_shape, x.dtype) else None,
+            bias_out=bias_out if _usable_out(bias_out, kernel_shape[3:], x.dtype) else None)
+    out_hw = _conv_geometry("conv2d", tuple(x.shape), kernel_shape, strides, padding,
+                            dilation_rate)[0]
+    dy = activation_backward(act, d_pooled, pooled)
+    dy = max_pool2d_backward(dy, argmax, (x.shape[0],) + out_hw + kernel_shape[3:], pool_size,
+                             pool_strides, pool_padding)
+    return (conv2d_backprop_kernel(x, dy, kernel_shape, strides, padding, dilation_rate, out=out),
+            conv2d_backprop_bias(dy, out=bias_out))
 
 
 # ---- dense (x, dy: 2-D) ----------------------------------------------------------------------
@@ -190,6 +296,32 @@ def max_pool2d_backward(dy, argmax, input_shape, pool_size, strides, padding, ou
                 out=out if _usable_out(out, input_shape, dy.dtype) else None)
     return ops.max_pool2d_backward_from_argmax(dy, argmax, input_shape, pool_size,
                                                strides=strides, padding=padding)
+
+
+def max_pool2d_relu_backward(dy, y, argmax, input_shape, pool_size, strides, padding, out=None,
+                             bias_grad=False, bias_out=None):
+    """Backward of maxpool(relu(z)) in one pass over the pooled gradient `dy`: masked where the
+    pooled output `y` is not positive (exactly relu_backward(dy, y)), then scattered through
+    `argmax` (from max_pool2d_with_argmax on the relu output, of `input_shape`) into dx. With
+    `bias_grad`, also the per-channel sum of the masked gradient (the conv bias gradient), summed
+    in a fixed order. Returns dx, or (dx, db) with `bias_grad`."""
+    input_shape = tuple(input_shape)
+    if (_direct(dy, y) and dy.ndim == 4 and type(argmax) is np.ndarray
+            and argmax.flags.c_contiguous and len(input_shape) == 4
+            and _hashable(pool_size, strides, padding)):
+        geo, shape = _pool_geometry(input_shape, pool_size, strides, padding)
+        idx_dtype = np.uint8 if geo[0] * geo[1] <= 256 else np.int32
+        if (dy.shape == shape and y.shape == shape and argmax.shape == shape
+                and argmax.dtype == idx_dtype):
+            db_out = bias_out if bias_grad and _usable_out(bias_out, shape[3:], dy.dtype) else None
+            return _core.max_pool2d_relu_backward_from_argmax(
+                dy, y, argmax, input_shape, *geo,
+                out=out if _usable_out(out, input_shape, dy.dtype) else None,
+                bias_grad=bool(bias_grad), bias_out=db_out)
+    masked = ops.relu_backward(dy, y)
+    dx = ops.max_pool2d_backward_from_argmax(masked, argmax, input_shape, pool_size,
+                                             strides=strides, padding=padding)
+    return (dx, ops.conv2d_backprop_bias(masked)) if bias_grad else dx
 
 
 def avg_pool2d(x, pool_size, strides, padding):

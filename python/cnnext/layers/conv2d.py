@@ -100,18 +100,30 @@ class Conv2D(Layer):
         return (input_shape[0], out[0], out[1], self.filters)
 
     # ---- compute -----------------------------------------------------------------------------
-    def _conv(self, x, kernel, bias, act, out=None):
+    def _conv(self, x, kernel, bias, act, out=None, pool=None):
         return _backend.conv2d(x, kernel, bias, self.strides, self.padding, self.dilation_rate,
-                               act, out)
+                               act, out, pool)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, pool=None, pool_layer=None):
+        """Set by the model's plan for a conv followed by a MaxPooling2D: pool_layer is that
+        layer; where conv and pool fuse (few input channels, non-overlapping windows) one op
+        computes the pooled output (and the argmax for training) without the conv's output,
+        and hands both to pool_layer, whose forward then passes them on. pool: that pool's
+        (pool_size, strides) when its padding is 'valid': otherwise the output may stop at the
+        last row and column the pool reads."""
         fused = self._act if self._act in _backend._FUSED else "linear"
         bias = self.bias.value if self.use_bias else None
+        self._fused_pool = None
+        if pool_layer is not None and self._fuses_with(pool_layer, x, fused, training):
+            return self._forward_pooled(x, bias, fused, pool_layer, training)
         if self.groups == 1:
             out = None
             if training and x.dtype == self.kernel.dtype:  # training: reuse the output buffer
-                out = self._buffer("y", self.compute_output_shape(x.shape), x.dtype)
-            y = self._conv(x, self.kernel.value, bias, fused, out)
+                shape = self.compute_output_shape(x.shape)
+                if pool is not None:
+                    shape = shape[:1] + _backend._pool_reach(shape[1:3], *pool) + shape[3:]
+                out = self._buffer("y", shape, x.dtype)
+            y = self._conv(x, self.kernel.value, bias, fused, out, pool)
         else:
             y = self._grouped_forward(x, bias, fused)
         if fused != self._act:
@@ -119,6 +131,42 @@ class Conv2D(Layer):
         if training:
             self._x, self._y = x, y
         return y
+
+    def _fuses_with(self, pool, x, fused, training):
+        # Training fuses only activations whose gradient the pooled output gives (relu: y > 0
+        # there exactly where it is at the argmax cell; linear: none needed).
+        return (self.groups == 1 and fused == self._act and x.dtype == self.kernel.dtype
+                and (not training or self._act in ("relu", "linear"))
+                and _backend.conv2d_max_pool2d_fusable(
+                    x.shape, self.kernel.shape, self.strides, self.padding, self.dilation_rate,
+                    pool.pool_size, pool.strides, pool.padding))
+
+    def _forward_pooled(self, x, bias, fused, pool, training):
+        args = (x, self.kernel.value, bias, self.strides, self.padding, self.dilation_rate,
+                fused, pool.pool_size, pool.strides, pool.padding)
+        if not training:
+            y = _backend.conv2d_max_pool2d(*args, with_argmax=False)
+            pool._take_fused(y, None, None)
+            return y
+        conv_shape = self.compute_output_shape(x.shape)
+        shape = pool.compute_output_shape(conv_shape)
+        y, argmax = _backend.conv2d_max_pool2d(
+            *args, with_argmax=True, out=pool._buffer("y", shape, x.dtype),
+            argmax_out=pool._buffer("argmax", shape, "uint8"))
+        pool._take_fused(y, argmax, conv_shape, relu=self._act == "relu")
+        self._x, self._y, self._fused_pool = x, None, pool
+        return y
+
+    def _backward_pooled(self, dy, pool):
+        """Kernel and bias gradients from the pooled gradient dy of a fused forward."""
+        dk, db = _backend.conv2d_max_pool2d_backprop_kernel(
+            self._x, dy, pool._y, pool._argmax, self.kernel.shape, self.strides, self.padding,
+            self.dilation_rate, self._act, pool.pool_size, pool.strides, pool.padding,
+            out=self._buffer("dk", self.kernel.shape, self.kernel.dtype),
+            bias_out=self._buffer("db", (self.filters,), dy.dtype) if self.use_bias else None)
+        pool._y = pool._argmax = None
+        self._grads = [dk, db] if self.use_bias else [dk]
+        self._x = self._y = self._fused_pool = None
 
     def _group_slices(self, c_in):
         ci, co = c_in // self.groups, self.filters // self.groups
@@ -134,13 +182,17 @@ class Conv2D(Layer):
             outs.append(self._conv(xg, kg, bg, act))
         return np.ascontiguousarray(np.concatenate(outs, axis=-1))
 
-    def backward(self, dy, need_dx=True, preactivated=None):
+    def backward(self, dy, need_dx=True, preactivated=None, pooled_by=None):
         """preactivated: the following MaxPooling2D whose backward already applied this layer's
         relu mask (set by the training plan); dy is then the gradient before the activation, and
-        the bias gradient sums the pooled, masked gradient instead (the same values, a quarter
-        of the cells)."""
+        the bias gradient is the one that pool summed from the pooled, masked gradient (the same
+        values, a quarter of the cells). pooled_by: the following MaxPooling2D when this is the
+        first trained layer; if the forward fused with it, dy is the pooled gradient (see
+        MaxPooling2D's to_conv) and one fused op gives the kernel and bias gradients."""
+        if pooled_by is not None and self._fused_pool is pooled_by and not need_dx:
+            return self._backward_pooled(dy, pooled_by)
         x, y = self._x, self._y
-        if preactivated is not None:
+        if preactivated is not None or y is None:  # y None: a fused forward, the pool masked
             dz = dy
         else:
             dz = _backend.activation_backward(self._act, dy, y,
@@ -167,14 +219,14 @@ class Conv2D(Layer):
                     dxs.append(_backend.conv2d_backprop_input(dzg, kg, xg.shape, *args))
             dk = np.ascontiguousarray(np.concatenate(dks, axis=-1))
             dx = np.ascontiguousarray(np.concatenate(dxs, axis=-1)) if need_dx else None
-        if self.use_bias:
-            src = dz if preactivated is None else preactivated.masked_dy
+        if self.use_bias and preactivated is not None:
+            self._grads = [dk, preactivated.bias_grad]
+            preactivated.bias_grad = None
+        elif self.use_bias:
             self._grads = [dk, _backend.conv2d_backprop_bias(
-                src, out=self._buffer("db", (self.filters,), dz.dtype))]
+                dz, out=self._buffer("db", (self.filters,), dz.dtype))]
         else:
             self._grads = [dk]
-        if preactivated is not None:
-            preactivated.masked_dy = None
         self._x = self._y = None
         return dx
 

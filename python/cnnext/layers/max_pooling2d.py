@@ -10,9 +10,25 @@ class MaxPooling2D(BasePooling2D):
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
                  name=None, **kwargs):
         super().__init__(pool_size, strides, padding, data_format, name=name, **kwargs)
-        self.masked_dy = None
+        self.bias_grad = None  # set by backward(bias_grad=True) for the conv before
+        self._prepooled = None  # the output the conv before computed for this layer, if it did
+        self._fed_by_conv = False  # this step's outputs and argmax came from the conv's fusion
+        self._fed_relu = False  # ... and that conv's activation is relu
+
+    def _take_fused(self, y, argmax, in_shape, relu=False):
+        """The Conv2D before computed this layer's output y (and in training its argmax over the
+        conv output of in_shape, whose activation is relu if `relu`) in one fused op: forward
+        then passes y through."""
+        self._prepooled = y
+        if argmax is not None:
+            self._argmax, self._in_shape, self._y = argmax, in_shape, y
+            self._fed_by_conv, self._fed_relu = True, relu
 
     def forward(self, x, training=False):
+        prepooled, self._prepooled = self._prepooled, None
+        if x is prepooled:
+            return x
+        self._fed_by_conv = False
         if training:
             shape = self.compute_output_shape(x.shape)
             idx = "uint8" if self.pool_size[0] * self.pool_size[1] <= 256 else "int32"
@@ -23,18 +39,31 @@ class MaxPooling2D(BasePooling2D):
             return y
         return _backend.max_pool2d(x, self.pool_size, self.strides, self.padding)
 
-    def backward(self, dy, need_dx=True, relu_mask=False):
-        """relu_mask: the layer before is a relu (fused into its output); mask dy with it here,
-        on the pooled grid, where it is a quarter of the size (the window's maximum is positive
-        exactly when the relu passed the gradient at the argmax cell)."""
+    def backward(self, dy, need_dx=True, relu_mask=False, bias_grad=False, to_conv=False):
+        """relu_mask: the layer before is a relu conv (the relu fused into its output); its mask
+        is applied here, on the pooled grid, where it is a quarter of the size (the window's
+        maximum is positive exactly when the relu passed the gradient at the argmax cell), in
+        the same pass as the scatter. bias_grad: also sum the masked gradient per channel into
+        ``self.bias_grad``, that conv's bias gradient (each pooled value lands once in dx).
+        to_conv: the conv before is the first trained layer; when its forward was fused with
+        this pool, dy passes through untouched and that conv's fused kernel gradient reads it
+        with this layer's output and argmax."""
         self._grads = []
+        if to_conv and self._fed_by_conv:
+            return dy
+        # The conv's output (needed for its own relu mask) was never formed: mask here.
+        relu_mask = relu_mask or (self._fed_by_conv and self._fed_relu)
         argmax, y, self._argmax, self._y = self._argmax, self._y, None, None
         if not need_dx:
             return None
+        dx_out = self._buffer("dx", self._in_shape, dy.dtype)
         if relu_mask:
-            dy = _backend.activation_backward("relu", dy, y,
-                                              out=self._buffer("dy_masked", y.shape, y.dtype))
-            self.masked_dy = dy  # the conv's bias gradient sums it (each value lands once in dx)
+            db_out = self._buffer("db", y.shape[3:], dy.dtype) if bias_grad else None
+            dx = _backend.max_pool2d_relu_backward(
+                dy, y, argmax, self._in_shape, self.pool_size, self.strides, self.padding,
+                out=dx_out, bias_grad=bias_grad, bias_out=db_out)
+            if bias_grad:
+                dx, self.bias_grad = dx
+            return dx
         return _backend.max_pool2d_backward(dy, argmax, self._in_shape, self.pool_size,
-                                            self.strides, self.padding,
-                                            out=self._buffer("dx", self._in_shape, dy.dtype))
+                                            self.strides, self.padding, out=dx_out)

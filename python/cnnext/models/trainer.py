@@ -47,14 +47,44 @@ def _relu_then_max_pool(layers, i):
             and layers[i - 1]._act == "relu" and layers[i - 1].groups == 1)
 
 
-def _backward_kwargs(layers, i):
-    """Backward fusion: a relu conv followed by max-pooling gets its relu mask applied by the
-    pooling layer on the pooled grid (a quarter of the size), so the conv skips its own pass."""
+def _conv_then_max_pool(layers, i):
+    """layers[i] is a MaxPooling2D right after an ungrouped Conv2D."""
+    from ..layers import Conv2D, MaxPooling2D
+    return (0 < i < len(layers) and type(layers[i]) is MaxPooling2D
+            and type(layers[i - 1]) is Conv2D and layers[i - 1].groups == 1)
+
+
+def _backward_kwargs(layers, i, first):
+    """Backward fusion: a relu conv followed by max-pooling gets its relu mask applied, and its
+    bias gradient summed, by the pooling layer on the pooled grid (a quarter of the size) in the
+    same pass as the scatter, so the conv skips both passes. When that conv is the first trained
+    layer (no input gradient) and its forward fused with the pool, the pool passes the pooled
+    gradient on and the conv's fused kernel gradient never forms the conv-sized gradient."""
+    kwargs = {}
     if _relu_then_max_pool(layers, i):
-        return {"relu_mask": True}
+        kwargs.update(relu_mask=True, bias_grad=layers[i - 1].use_bias)
+    if _conv_then_max_pool(layers, i) and i - 1 == first:
+        kwargs["to_conv"] = True
     if i + 1 < len(layers) and _relu_then_max_pool(layers, i + 1):
-        return {"preactivated": layers[i + 1]}
-    return {}
+        kwargs["preactivated"] = layers[i + 1]
+    if _conv_then_max_pool(layers, i + 1) and i == first:
+        kwargs["pooled_by"] = layers[i + 1]
+    return kwargs
+
+
+def _forward_kwargs(layers, i):
+    """Forward fusion of a Conv2D and the MaxPooling2D after it, in training and inference
+    alike: where the two fuse (see Conv2D.forward) one op computes the pooled output without
+    the conv's; otherwise, under a 'valid' pool, the conv computes only the rows and columns the
+    pool reads (11x11 -> 10x10 under a 2x2 pool: 17 % fewer pixels). The pool's output and
+    every gradient are unchanged."""
+    if not _conv_then_max_pool(layers, i + 1):
+        return {}
+    pool = layers[i + 1]
+    kwargs = {"pool_layer": pool}
+    if pool.padding == "valid":
+        kwargs["pool"] = (pool.pool_size, pool.strides)
+    return kwargs
 
 
 def _sorted_logs(logs):
@@ -175,22 +205,23 @@ class Trainer:
                          len(layers)) if self.trainable else len(layers)
             train_vars = self.trainable_weights
             self._plan = {"layers": layers, "first": first, "vars": train_vars,
-                          "rev": [(i, l, _backward_kwargs(layers, i)) for i, l
+                          "fwd": [(l, _forward_kwargs(layers, i)) for i, l in enumerate(layers)],
+                          "rev": [(i, l, _backward_kwargs(layers, i, first)) for i, l
                                   in reversed(list(enumerate(layers)))],
                           "grad_layers": [l for l in layers if l.trainable and l._trainable_vars]
                           if self.trainable else []}
         return self._plan
 
     def _forward(self, x, training):
-        for layer in self._get_plan()["layers"]:
-            x = layer.forward(x, training)
+        for layer, kwargs in self._get_plan()["fwd"]:
+            x = layer.forward(x, training, **kwargs)
         return x
 
     def _train_step(self, x, y, sw):
         plan = self._get_plan()
         out = x
-        for layer in plan["layers"]:
-            out = layer.forward(out, True)
+        for layer, kwargs in plan["fwd"]:
+            out = layer.forward(out, True, **kwargs)
         self._resolve_metrics(y, out.shape)
         loss, dy = self._loss_obj.value_and_grad(y, out, sw)
         if self._loss_weight != 1.0:

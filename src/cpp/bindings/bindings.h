@@ -7,6 +7,7 @@ void bind_config(pybind11::module_& m);
 void bind_eltwise(pybind11::module_& m);
 void bind_pooling(pybind11::module_& m);
 void bind_conv(pybind11::module_& m);
+void bind_conv_pool(pybind11::module_& m);
 void bind_dense(pybind11::module_& m);
 void bind_signal(pybind11::module_& m);
 void bind_optim(pybind11::module_& m);

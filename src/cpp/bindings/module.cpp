@@ -6,6 +6,7 @@ PYBIND11_MODULE(_core, m) {
   cnnext::bind_eltwise(m);
   cnnext::bind_pooling(m);
   cnnext::bind_conv(m);
+  cnnext::bind_conv_pool(m);
   cnnext::bind_dense(m);
   cnnext::bind_signal(m);
   cnnext::bind_optim(m);

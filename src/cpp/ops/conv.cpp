@@ -283,6 +283,8 @@ bool conv2d_backprop_kernel_winograd(const ConvGeom& g, int m, const T* x, const
 
 }  // namespace
 
+bool conv2d_uses_direct(const ConvGeom& g) { return use_direct(g); }
+
 void check_conv_geom(const ConvGeom& g, const char* op) {
   CNNEXT_CHECK(g.N >= 0 && g.F >= 0, op, ": batch and filter counts must be >= 0, got N=", g.N,
                ", F=", g.F);
@@ -407,7 +409,30 @@ void conv2d_backprop_input(const ConvGeom& g, const T* dy, const T* kernel, T* d
     ConvGeom t = g;
     t.H = g.OH, t.W = g.OW, t.C = F, t.F = g.C, t.OH = g.H, t.OW = g.W;
     t.pt = (g.KH - 1) * g.dh - g.pt, t.pl = (g.KW - 1) * g.dw - g.pl;
-    conv2d_forward(t, dy, wt.get(), static_cast<const T*>(nullptr), Act::linear, dx);
+    // dx rows (columns) past the last one a tap reaches are zero: when dy covers only part of
+    // x (a conv whose output the next max-pool reads only in part), the forward computes the
+    // reached block into a scratch and dx is filled from it, so the work shrinks with dy.
+    const int64_t reach_h = clamp((g.OH - 1) * g.sh - g.pt + (g.KH - 1) * g.dh + 1, 1, g.H);
+    const int64_t reach_w = clamp((g.OW - 1) * g.sw - g.pl + (g.KW - 1) * g.dw + 1, 1, g.W);
+    if (reach_h * reach_w * 8 > g.H * g.W * 7) {  // under 1/8 of dx unreached: not worth a copy
+      conv2d_forward(t, dy, wt.get(), static_cast<const T*>(nullptr), Act::linear, dx);
+      return;
+    }
+    t.OH = reach_h, t.OW = reach_w;
+    const int64_t row = reach_w * g.C, block = reach_h * row;
+    auto reached = buffer<T>(g.N * block);
+    conv2d_forward(t, dy, wt.get(), static_cast<const T*>(nullptr), Act::linear, reached.get());
+    parallel_for(0, g.N, 1 + (64 * 1024) / (hwc + 1), [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        T* img = dx + n * hwc;
+        for (int64_t ih = 0; ih < reach_h; ++ih) {
+          T* dst = img + ih * g.W * g.C;
+          std::memcpy(dst, reached.get() + n * block + ih * row, sizeof(T) * row);
+          std::memset(dst + row, 0, sizeof(T) * (g.W - reach_w) * g.C);
+        }
+        std::memset(img + reach_h * g.W * g.C, 0, sizeof(T) * (g.H - reach_h) * g.W * g.C);
+      }
+    });
     return;
   }
   // dCol = dY (M x F) . W^T (F x K); W^T read from the (K, F) kernel through strides.

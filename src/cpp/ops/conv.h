@@ -15,6 +15,9 @@ namespace cnnext {
 // N, F >= 0; H, W, C, KH, KW, OH, OW, strides, dilation >= 1; no size product overflows.
 void check_conv_geom(const ConvGeom& g, const char* op);
 
+// True where conv2d_forward takes the direct (few input channels) path for this geometry.
+bool conv2d_uses_direct(const ConvGeom& g);
+
 template <class T>
 void conv2d_forward(const ConvGeom& g, const T* x, const T* kernel, const T* bias, Act act, T* y);
 

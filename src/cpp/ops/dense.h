@@ -12,7 +12,8 @@ template <class T>
 void dense(const T* x, const T* kernel, const T* bias, T* y, int64_t M, int64_t in, int64_t out,
            Act act);
 
-// dx (M, in) = dy (M, out) . kernel^T.
+// dx (M, in) = dy (M, out) . kernel^T. For few rows computed as dx^T = kernel . dy^T (the
+// kernel read in place, not packed transposed); see dense.cpp for the shape rule.
 template <class T>
 void dense_backprop_input(const T* dy, const T* kernel, T* dx, int64_t M, int64_t in, int64_t out);
 

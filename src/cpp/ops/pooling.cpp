@@ -111,6 +111,31 @@ void max_pool2d_backward_argmax(const PoolGeom& g, const T* dy, const Idx* idx, 
   });
 }
 
+template <class T, class Idx>
+void max_pool2d_relu_backward_argmax(const PoolGeom& g, const T* dy, const T* y, const Idx* idx,
+                                     T* dx, T* db) {
+  const auto& k = kernels<T>();
+  const int64_t C = g.C, img = g.H * g.W * C, oimg = g.OH * g.OW * C;
+  // Per-row sums of each image, reduced in row order into the image's first row by the thread
+  // that ran the image; the images are then added in order.
+  std::vector<T> rows(db ? static_cast<size_t>(g.N * g.OH * C) : 0);
+  for_images(g, [&](int64_t n) {
+    T* r = db ? rows.data() + n * g.OH * C : nullptr;
+    if constexpr (sizeof(Idx) == 1)
+      k.max_relu_backward_argmax_u8_image(g, dy + n * oimg, y + n * oimg, idx + n * oimg,
+                                          dx + n * img, r);
+    else
+      k.max_relu_backward_argmax_i32_image(g, dy + n * oimg, y + n * oimg, idx + n * oimg,
+                                           dx + n * img, r);
+    for (int64_t oh = 1; r && oh < g.OH; ++oh)
+      for (int64_t c = 0; c < C; ++c) r[c] += r[oh * C + c];
+  });
+  if (!db) return;
+  for (int64_t c = 0; c < C; ++c) db[c] = T(0);
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t c = 0; c < C; ++c) db[c] += rows[n * g.OH * C + c];
+}
+
 template <class T>
 void avg_pool2d_backward(const PoolGeom& g, const T* dy, T* dx) {
   const auto& k = kernels<T>();
@@ -126,7 +151,11 @@ void avg_pool2d_backward(const PoolGeom& g, const T* dy, T* dx) {
   template void max_pool2d_backward<T>(const PoolGeom&, const T*, const T*, T*);            \
   template void max_pool2d_backward_argmax<T, uint8_t>(const PoolGeom&, const T*, const uint8_t*, T*); \
   template void max_pool2d_backward_argmax<T, int32_t>(const PoolGeom&, const T*, const int32_t*, T*); \
-  template void avg_pool2d_backward<T>(const PoolGeom&, const T*, T*);
+  template void avg_pool2d_backward<T>(const PoolGeom&, const T*, T*);                      \
+  template void max_pool2d_relu_backward_argmax<T, uint8_t>(const PoolGeom&, const T*, const T*, \
+                                                            const uint8_t*, T*, T*);           \
+  template void max_pool2d_relu_backward_argmax<T, int32_t>(const PoolGeom&, const T*, const T*, \
+                                                            const int32_t*, T*, T*);
 CNNEXT_INSTANTIATE(float)
 CNNEXT_INSTANTIATE(double)
 #undef CNNEXT_INSTANTIATE

@@ -31,5 +31,14 @@ template <class T, class Idx>
 void max_pool2d_backward_argmax(const PoolGeom& g, const T* dy, const Idx* idx, T* dx);
 template <class T>
 void avg_pool2d_backward(const PoolGeom& g, const T* dy, T* dx);
+// Backward of maxpool(relu(z)) in one pass, from the pool's arg-max and output y: the pooled
+// gradient dy is masked by the relu (dy * (y > 0 ? 1 : 0), bitwise relu_backward's result) and
+// scattered to dx (N, H, W, C) as max_pool2d_backward_argmax does. db, if not null, receives the
+// per-channel sum of the masked gradient (the preceding conv's bias gradient), added in a fixed
+// order that depends on the shape only: over ow per output row, rows in order per image, images
+// in order.
+template <class T, class Idx>
+void max_pool2d_relu_backward_argmax(const PoolGeom& g, const T* dy, const T* y, const Idx* idx,
+                                     T* dx, T* db);
 
 }  // namespace cnnext

@@ -37,6 +37,15 @@ struct PoolingKernelsT {
   void (*max_backward_argmax_u8_image)(const PoolGeom& g, const T* dy, const uint8_t* idx, T* dx);
   void (*max_backward_argmax_i32_image)(const PoolGeom& g, const T* dy, const int32_t* idx, T* dx);
   void (*avg_backward_image)(const PoolGeom& g, const T* dy, T* dx);
+  // Max backward of a pool that follows a relu, from its arg-max: the pooled gradient is first
+  // masked by the relu on the pooled output y (dy * (y > 0 ? 1 : 0), relu_backward's expression,
+  // so NaN and inf propagate alike), then scattered to dx as max_backward_argmax_*. If row_sums is
+  // not null, row_sums[oh * C + c] receives the sum of that masked gradient over the output row
+  // oh, added in ow order (a conv bias gradient, reduced further by the caller).
+  void (*max_relu_backward_argmax_u8_image)(const PoolGeom& g, const T* dy, const T* y,
+                                            const uint8_t* idx, T* dx, T* row_sums);
+  void (*max_relu_backward_argmax_i32_image)(const PoolGeom& g, const T* dy, const T* y,
+                                             const int32_t* idx, T* dx, T* row_sums);
 };
 
 struct PoolingKernels {

@@ -318,58 +318,93 @@ void max_backward_image_k(const PoolGeom& g, const T* dy, const T* x, T* dx) {
   }
 }
 
+// The gradient reaching the pool for U vectors at element offset `at` of dy: dy itself, or with
+// Relu the relu backward on the pooled output y, dy * (y > 0 ? 1 : 0), the same expression as
+// relu_backward (NaN or inf in dy where y <= 0 gives NaN; NaN in y masks).
+template <bool Relu, class V, int U>
+CNNEXT_INLINE void pooled_grad(const lane_t<V>* dy, const lane_t<V>* y, int64_t at, V* gv) {
+  using T = lane_t<V>;
+  constexpr int L = width_v<V>;
+  for (int u = 0; u < U; ++u) gv[u] = load<V>(dy + at + u * L);
+  if constexpr (Relu) {
+    for (int u = 0; u < U; ++u)
+      gv[u] = gv[u] * select(load<V>(y + at + u * L) > splat<V>(T(0)), splat<V>(T(1)),
+                             splat<V>(T(0)));
+  }
+}
+
+// s[0 : U vectors] += gv.
+template <class V, int U>
+CNNEXT_INLINE void add_sums(lane_t<V>* s, const V* gv) {
+  constexpr int L = width_v<V>;
+  for (int u = 0; u < U; ++u) store(s + u * L, load<V>(s + u * L) + gv[u]);
+}
+
 // Windows that tile the input (a compile-time KH x KW window, strides equal to it, no padding):
 // every cell of a window is written once, dy where the argmax points and 0 elsewhere, and only
 // the cells no window covers (the last H % KH rows, W % KW columns) are zeroed separately. One
-// pass of stores instead of a memset followed by a read-modify-write scatter.
-template <class T, class Idx, int KH, int KW>
-void max_backward_argmax_tiled(const PoolGeom& g, const T* dy, const Idx* idx, T* dx) {
+// pass of stores instead of a memset followed by a read-modify-write scatter. Each channel block
+// walks its whole output row, so a row sum stays in registers.
+template <class T, class Idx, int KH, int KW, bool Relu>
+void max_backward_argmax_tiled(const PoolGeom& g, const T* dy, const T* y, const Idx* idx, T* dx,
+                               T* row_sums) {
   const int64_t C = g.C, rs = g.W * g.C, covered = g.OW * KW * C;
   for (int64_t oh = 0; oh < g.OH; ++oh) {
-    for (int64_t ow = 0; ow < g.OW; ++ow) {
-      const int64_t o = (oh * g.OW + ow) * C;
-      T* d = dx + (oh * KH * g.W + ow * KW) * C;
-      over_channels<T>(C, [&](int64_t c, auto blk, int done) {
-        (void)done;  // overlapping lanes are rewritten with the same value
-        using V = typename decltype(blk)::V;
-        using I = int_t<V>;
-        constexpr int U = decltype(blk)::U, L = width_v<V>;
+    const int64_t o0 = oh * g.OW * C;
+    T* d0 = dx + oh * KH * rs;
+    over_channels<T>(C, [&](int64_t c, auto blk, int done) {
+      // overlapping lanes are rewritten with the same value (a row sum too: same adds, same order)
+      (void)done;
+      using V = typename decltype(blk)::V;
+      using I = int_t<V>;
+      constexpr int U = decltype(blk)::U, L = width_v<V>;
+      V sum[U];
+      for (int u = 0; u < U; ++u) sum[u] = splat<V>(T(0));
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        const int64_t o = o0 + ow * C + c;
+        T* d = d0 + ow * KW * C + c;
         V gv[U];
         I k[U];
-        for (int u = 0; u < U; ++u) {
-          gv[u] = load<V>(dy + o + c + u * L);
-          k[u] = load_index<I>(idx + o + c + u * L);
-        }
+        pooled_grad<Relu, V, U>(dy, y, o, gv);
+        for (int u = 0; u < U; ++u) k[u] = load_index<I>(idx + o + u * L);
         for (int i = 0; i < KH; ++i)
           for (int j = 0; j < KW; ++j) {
-            T* t = d + i * rs + j * C + c;
+            T* t = d + i * rs + j * C;
             const I cell = splat<I>(lane_t<I>(i * KW + j));
             for (int u = 0; u < U; ++u)
               store(t + u * L, select(k[u] == cell, gv[u], splat<V>(T(0))));
           }
-      });
-    }
+        if constexpr (Relu)
+          for (int u = 0; u < U; ++u) sum[u] += gv[u];
+      }
+      if (Relu && row_sums)
+        for (int u = 0; u < U; ++u) store(row_sums + oh * C + c + u * L, sum[u]);
+    });
     if (covered < rs)
       for (int i = 0; i < KH; ++i)
-        std::memset(dx + (oh * KH + i) * rs + covered, 0, sizeof(T) * size_t(rs - covered));
+        std::memset(d0 + i * rs + covered, 0, sizeof(T) * size_t(rs - covered));
   }
   if (g.OH * KH < g.H)
     std::memset(dx + g.OH * KH * rs, 0, sizeof(T) * size_t((g.H - g.OH * KH) * rs));
 }
 
-template <class T, class Idx, int KH, int KW>
-void max_backward_argmax_image_k(const PoolGeom& g, const T* dy, const Idx* idx, T* dx) {
+// y and row_sums are read / written only with Relu (see pooling.h).
+template <class T, class Idx, bool Relu, int KH, int KW>
+void max_backward_argmax_image_k(const PoolGeom& g, const T* dy, const T* y, const Idx* idx,
+                                 T* dx, T* row_sums) {
   const int64_t C = g.C, rs = g.W * g.C;
   if constexpr (KH > 0) {
     if (g.SH == KH && g.SW == KW && g.PT == 0 && g.PL == 0 && g.OH * KH <= g.H &&
         g.OW * KW <= g.W) {
-      max_backward_argmax_tiled<T, Idx, KH, KW>(g, dy, idx, dx);
+      max_backward_argmax_tiled<T, Idx, KH, KW, Relu>(g, dy, y, idx, dx, row_sums);
       return;
     }
   }
   std::memset(dx, 0, sizeof(T) * static_cast<size_t>(g.H * rs));
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     const Span sh = span(oh, g.SH, g.PT, g.KH, g.H);
+    T* sums = row_sums ? row_sums + oh * C : nullptr;
+    if (sums) std::memset(sums, 0, sizeof(T) * size_t(C));
     for (int64_t ow = 0; ow < g.OW; ++ow) {
       const Win w = window(g, sh, ow);
       const bool full = is_full<KH, KW>(w);
@@ -379,12 +414,11 @@ void max_backward_argmax_image_k(const PoolGeom& g, const T* dy, const Idx* idx,
         constexpr int U = decltype(blk)::U, L = width_v<V>;
         V gv[U];
         int_t<V> k[U];
-        for (int u = 0; u < U; ++u) {
-          gv[u] = load<V>(dy + o + c + u * L);
-          k[u] = load_index<int_t<V>>(idx + o + c + u * L);
-        }
+        pooled_grad<Relu, V, U>(dy, y, o + c, gv);
+        for (int u = 0; u < U; ++u) k[u] = load_index<int_t<V>>(idx + o + c + u * L);
         if (done) gv[0] = drop_lanes(gv[0], done);
         CNNEXT_WIN(full, window_scatter, V, U, dx + w.off + c, gv, k, w, rs, C, g.KW);
+        if (sums) add_sums<V, U>(sums + c, gv);  // lanes below `done` dropped above
       });
     }
   }
@@ -434,7 +468,13 @@ void max_backward_image(const PoolGeom& g, const T* dy, const T* x, T* dx) {
 }
 template <class T, class Idx>
 void max_backward_argmax_image(const PoolGeom& g, const T* dy, const Idx* idx, T* dx) {
-  CNNEXT_POOL_DISPATCH(max_backward_argmax_image_k, (g, dy, idx, dx), T, Idx);
+  CNNEXT_POOL_DISPATCH(max_backward_argmax_image_k, (g, dy, nullptr, idx, dx, nullptr), T, Idx,
+                       false);
+}
+template <class T, class Idx>
+void max_relu_backward_argmax_image(const PoolGeom& g, const T* dy, const T* y, const Idx* idx,
+                                    T* dx, T* row_sums) {
+  CNNEXT_POOL_DISPATCH(max_backward_argmax_image_k, (g, dy, y, idx, dx, row_sums), T, Idx, true);
 }
 template <class T>
 void avg_backward_image(const PoolGeom& g, const T* dy, T* dx) {
@@ -453,7 +493,9 @@ constexpr PoolingKernelsT<T> table() {
           &max_backward_image<T>,
           &max_backward_argmax_image<T, uint8_t>,
           &max_backward_argmax_image<T, int32_t>,
-          &avg_backward_image<T>};
+          &avg_backward_image<T>,
+          &max_relu_backward_argmax_image<T, uint8_t>,
+          &max_relu_backward_argmax_image<T, int32_t>};
 }
 
 }  // namespace
