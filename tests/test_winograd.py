@@ -1,7 +1,7 @@
 """The Winograd paths of conv2d and its input and kernel gradients (stride 1, no dilation, 3x3
-kernel, C >= 16 and F >= 16) vs the NumPy float64 oracle: F(4x4, 3x3) where its tiles cover the
-output with at most 3/4 of F(2x2, 3x3)'s GEMM points, F(2x2, 3x3) elsewhere (`winograd_tile`
-mirrors the rule and `test_tile_choice` checks it). Every ISA, both dtypes, odd and tiny sizes
+kernel, C >= 16 and F >= 16) vs the NumPy float64 oracle: F(4x4, 3x3) on outputs from 7x7 up
+that its tiles cover with at most 3/4 of F(2x2, 3x3)'s GEMM points, given enough tiles,
+F(2x2, 3x3) elsewhere (`winograd_tile` mirrors the rule and `test_tile_choice` checks it). Every ISA, both dtypes, odd and tiny sizes
 (partial edge tiles), paddings, activations, blocks of tiles, NaN/inf (which take the GEMM path),
 determinism, finite differences."""
 import numpy as np
@@ -19,12 +19,19 @@ def _data(shape, dtype, seed):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
-def winograd_tile(oh, ow):
-    """The tile size ops/conv.cpp's winograd_tile picks for an oh x ow output (C, F >= 16): 4 where
-    F(4x4)'s 36-point tiles need at most 3/4 of the GEMM points of F(2x2)'s 16-point tiles."""
-    p4 = 36 * -(-oh // 4) * -(-ow // 4)
+def _tiles4(oh, ow):
+    return -(-oh // 4) * -(-ow // 4)
+
+
+def winograd_tile(n, oh, ow, kernel_gradient=False):
+    """The tile size ops/conv.cpp's winograd_tile picks for n images of oh x ow outputs (C and
+    F >= 16): 4 for outputs from 7x7 up where F(4x4)'s 36-point tiles need at most 3/4 of the
+    GEMM points of F(2x2)'s 16-point tiles, given at least 128 tiles (kernel gradient: 256) in
+    all."""
+    p4 = 36 * _tiles4(oh, ow)
     p2 = 16 * -(-oh // 2) * -(-ow // 2)
-    return 4 if 4 * p4 <= 3 * p2 else 2
+    enough = n * _tiles4(oh, ow) >= (256 if kernel_gradient else 128)
+    return 4 if min(oh, ow) >= 7 and 4 * p4 <= 3 * p2 and enough else 2
 
 
 # Input sizes: with 'same' (output = input) and 'valid' (output 2 smaller) they give outputs of
@@ -38,12 +45,18 @@ def _out_hw(hw, padding):
     return hw if padding == "same" else (hw[0] - 2, hw[1] - 2)
 
 
+def _batch(hw, padding):
+    """Images enough for 256 tiles of 4x4 outputs, so the size alone picks the tile."""
+    return -(-256 // _tiles4(*_out_hw(hw, padding)))
+
+
 def test_sizes_cover_both_tiles_and_every_edge_remainder():
-    outs = [_out_hw(hw, p) for hw, p in SIZE_CASES]
-    for m in (2, 4):
-        mine = [o for o in outs if winograd_tile(*o) == m]
-        assert {o[0] % m for o in mine} == set(range(m)), (m, mine)
-        assert any(o[0] != o[1] for o in mine)
+    for kernel_gradient in (False, True):
+        outs = [(_batch(hw, p), *_out_hw(hw, p)) for hw, p in SIZE_CASES]
+        for m in (2, 4):
+            mine = [o[1:] for o in outs if winograd_tile(*o, kernel_gradient) == m]
+            assert {o[0] % m for o in mine} == set(range(m)), (m, mine)
+            assert any(o[0] != o[1] for o in mine)
 
 
 def _integers(shape, seed):
@@ -56,18 +69,21 @@ def _ran_f4(result):
     return bool(np.any(result != np.round(result)))
 
 
+@pytest.mark.parametrize("few", [False, True])
 @pytest.mark.parametrize("hw,padding", SIZE_CASES)
-def test_tile_choice(hw, padding):
+def test_tile_choice(hw, padding, few):
     """The shapes take the tile size winograd_tile says, in all three ops (the input gradient
-    runs as a forward convolution over an output of the input's size)."""
+    runs as a forward convolution over an output of the input's size), with enough images for
+    F(4x4) or too few."""
     oh, ow = _out_hw(hw, padding)
-    x, w = _integers((2, *hw, 16), 0), _integers((3, 3, 16, 24), 1)
-    dy = _integers((2, oh, ow, 24), 2)
-    assert _ran_f4(ops.conv2d(x, w, padding=padding)) == (winograd_tile(oh, ow) == 4)
+    n = 2 if few else _batch(hw, padding)
+    x, w = _integers((n, *hw, 16), 0), _integers((3, 3, 16, 24), 1)
+    dy = _integers((n, oh, ow, 24), 2)
+    assert _ran_f4(ops.conv2d(x, w, padding=padding)) == (winograd_tile(n, oh, ow) == 4)
     assert _ran_f4(ops.conv2d_backprop_kernel(x, dy, w.shape, padding=padding)) == (
-        winograd_tile(oh, ow) == 4)
+        winograd_tile(n, oh, ow, kernel_gradient=True) == 4)
     assert _ran_f4(ops.conv2d_backprop_input(dy, w, x.shape, padding=padding)) == (
-        winograd_tile(*hw) == 4)
+        winograd_tile(n, *hw) == 4)
 
 
 @pytest.mark.parametrize("c,f", [(15, 16), (16, 15), (3, 64)])
@@ -80,7 +96,8 @@ def test_few_channels_or_filters_take_no_winograd(c, f):
 
 @pytest.mark.parametrize("hw,padding", SIZE_CASES)
 def test_forward_sizes(isa, dtype, hw, padding):
-    x, w = _data((2, *hw, 16), dtype, 0), _data((3, 3, 16, 16), dtype, 1)
+    n = _batch(hw, padding)
+    x, w = _data((n, *hw, 16), dtype, 0), _data((3, 3, 16, 16), dtype, 1)
     b = _data(16, dtype, 2)
     assert_close(ops.conv2d(x, w, b, padding=padding), np_conv2d(x, w, b, padding=padding),
                  dtype, 9 * 16)
@@ -88,20 +105,21 @@ def test_forward_sizes(isa, dtype, hw, padding):
 
 @pytest.mark.parametrize("hw,padding", SIZE_CASES)
 def test_backprop_input_sizes(isa, dtype, hw, padding):
+    n = _batch(hw, padding)
     w = _data((3, 3, 16, 17), dtype, 40)
-    dy = _data((2, *_out_hw(hw, padding), 17), dtype, 41)
-    x_shape = (2, *hw, 16)
+    dy = _data((n, *_out_hw(hw, padding), 17), dtype, 41)
+    x_shape = (n, *hw, 16)
     assert_close(ops.conv2d_backprop_input(dy, w, x_shape, padding=padding),
                  np_conv2d_backprop_input(dy, w, x_shape, padding=padding), dtype, 9 * 17)
 
 
 @pytest.mark.parametrize("c,f", [(16, 16), (17, 19), (31, 33), (32, 64), (64, 32), (48, 80)])
 @pytest.mark.parametrize("act", ACTS)
-@pytest.mark.parametrize("hw", [(9, 8), (10, 10)])
+@pytest.mark.parametrize("hw", [(11, 9), (10, 10)])
 def test_forward_channels_and_activations(isa, dtype, c, f, act, hw):
     """Channels and filters at, below and above the vector widths (4 to 16 lanes) and the
-    Winograd threshold 16; (9, 8) takes F(4x4) 'same' and 'valid', (10, 10) F(2x2) 'same'."""
-    x, w = _data((3, *hw, c), dtype, 3), _data((3, 3, c, f), dtype, 4)
+    Winograd threshold 16; (11, 9) takes F(4x4) 'same' and 'valid', (10, 10) F(2x2) 'same'."""
+    x, w = _data((22, *hw, c), dtype, 3), _data((3, 3, c, f), dtype, 4)
     b = _data(f, dtype, 5)
     assert_close(ops.conv2d(x, w, b, padding="same", activation=act),
                  np_conv2d(x, w, b, padding="same", activation=act), dtype, 9 * c)
@@ -130,8 +148,9 @@ def test_backprop_input_on_winograd_shapes(isa, dtype):
 
 @pytest.mark.parametrize("hw,padding", SIZE_CASES)
 def test_backprop_kernel_sizes(isa, dtype, hw, padding):
-    x = _data((3, *hw, 16), dtype, 20)
-    y_shape = (3, hw[0] - 2, hw[1] - 2, 17) if padding == "valid" else (3, *hw, 17)
+    n = _batch(hw, padding)
+    x = _data((n, *hw, 16), dtype, 20)
+    y_shape = (n, *_out_hw(hw, padding), 17)
     dy = _data(y_shape, dtype, 21)
     npix = y_shape[0] * y_shape[1] * y_shape[2]
     assert_close(ops.conv2d_backprop_kernel(x, dy, (3, 3, 16, 17), padding=padding),
@@ -148,9 +167,10 @@ def test_backprop_kernel_chunks(dtype, n):
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
-@pytest.mark.parametrize("hw", [6, 7])  # 4x4 output: F(4x4); 5x5: F(2x2)
+@pytest.mark.parametrize("hw", [9, 7])  # 7x7 output: F(4x4); 5x5: F(2x2)
 def test_backprop_kernel_non_finite(bad, hw):
-    x, dy = _data((2, hw, hw, 16), np.float64, 24), _data((2, hw - 2, hw - 2, 16), np.float64, 25)
+    x = _data((64, hw, hw, 16), np.float64, 24)
+    dy = _data((64, hw - 2, hw - 2, 16), np.float64, 25)
     x[1, 0, 0, 2] = bad  # the oracle multiplies inf by zero-padded dy: NaN, as NumPy warns
     np.testing.assert_array_equal(
         np.isnan(ops.conv2d_backprop_kernel(x, dy, (3, 3, 16, 16))),
@@ -166,7 +186,7 @@ def test_backprop_kernel_non_finite(bad, hw):
 def test_non_finite_values_stay_where_numpy_puts_them(isa, bad, hw):
     """The transforms would spread NaN/inf over a whole tile; such inputs take the GEMM path,
     so every output that does not read the bad value stays finite, as in NumPy."""
-    x, w = _data((1, hw, hw, 16), np.float64, 11), _data((3, 3, 16, 16), np.float64, 12)
+    x, w = _data((32, hw, hw, 16), np.float64, 11), _data((3, 3, 16, 16), np.float64, 12)
     x[0, 4, 4, 3] = bad
     y = ops.conv2d(x, w, padding="same")
     ref = np_conv2d(x, w, padding="same")
@@ -177,7 +197,7 @@ def test_non_finite_values_stay_where_numpy_puts_them(isa, bad, hw):
     assert_close(np.where(finite, y, 0), np.where(finite, ref, 0), np.float64, 9 * 16)
     wb = w.copy()
     wb[1, 1, 2, 5] = bad
-    x2 = _data((1, hw, hw, 16), np.float64, 13)
+    x2 = _data((32, hw, hw, 16), np.float64, 13)
     yk, refk = ops.conv2d(x2, wb, padding="same"), np_conv2d(x2, wb, padding="same")
     np.testing.assert_array_equal(np.isnan(yk), np.isnan(refk))
 
@@ -224,9 +244,10 @@ def test_float32_error_stays_near_the_direct_sum(isa, hw, padding, tile, bound):
     """Winograd's transforms add rounding; its float32 error must stay within a few ulp of the
     output scale, in all three ops."""
     oh = hw - 2 if padding == "valid" else hw
-    assert winograd_tile(oh, oh) == tile and winograd_tile(hw, hw) == tile
-    x, w = _data((8, hw, hw, 64), np.float32, 16), _data((3, 3, 64, 64), np.float32, 17)
-    dy = _data((8, oh, oh, 64), np.float32, 18)
+    assert (winograd_tile(32, oh, oh) == winograd_tile(32, oh, oh, True) ==
+            winograd_tile(32, hw, hw) == tile)
+    x, w = _data((32, hw, hw, 64), np.float32, 16), _data((3, 3, 64, 64), np.float32, 17)
+    dy = _data((32, oh, oh, 64), np.float32, 18)
     for got, ref in ((ops.conv2d(x, w, padding=padding), np_conv2d(x, w, padding=padding)),
                      (ops.conv2d_backprop_input(dy, w, x.shape, padding=padding),
                       np_conv2d_backprop_input(dy, w, x.shape, padding=padding)),
@@ -242,8 +263,8 @@ def test_gradients_match_finite_differences(hw, padding):
     """float64 central differences of L = sum(conv2d(x, w) * r) in sampled entries of w and x;
     (9, 9) 'valid' runs the kernel gradient by F(4x4), (11, 11) 'valid' the input gradient,
     (8, 7) 'same' both, (10, 10) 'same' neither (F(2x2))."""
-    x, w = _data((2, *hw, 16), np.float64, 50), _data((3, 3, 16, 16), np.float64, 51)
-    r = _data((2, *_out_hw(hw, padding), 16), np.float64, 52)
+    x, w = _data((64, *hw, 16), np.float64, 50), _data((3, 3, 16, 16), np.float64, 51)
+    r = _data((64, *_out_hw(hw, padding), 16), np.float64, 52)
 
     def loss(xv, wv):
         return np.sum(ops.conv2d(xv, wv, padding=padding) * r)

@@ -162,7 +162,9 @@ void sum_partials(const T* partial, int64_t nchunks, int64_t n, T* out) {
 // with enough channels and filters to feed its P = (m + 2)^2 GEMMs (K = C each).
 constexpr int64_t kWinogradMinC = 16;
 constexpr int64_t kWinogradMinF = 16;
-constexpr int64_t kWinogradBlockBytes = 256 * 1024;  // V + M of one tile block: stays in L2
+// V + M of one block of F(2x2) tiles: stays in L2 (F(4x4): 36/16 of it, as many tiles per
+// block, whose GEMMs would be too short otherwise: 0.9x the time at 13x13, 32 -> 64 channels).
+constexpr int64_t kWinogradBlockBytes = 256 * 1024;
 constexpr int64_t kWinogradDwBlockBytes = 512 * 1024;  // kernel gradient: longer GEMM K (tiles)
 
 bool use_winograd(const ConvGeom& g) {
@@ -171,13 +173,20 @@ bool use_winograd(const ConvGeom& g) {
 }
 
 // Tile size m of the Winograd path (0: none), a function of the shape only. F(4x4, 3x3) spends
-// 36 GEMM points per 4x4 tile where F(2x2, 3x3) spends 16 per 2x2 tile; it is taken where its
-// points number at most 3/4 of F(2x2)'s over the output (edge tiles included).
-int winograd_tile(const ConvGeom& g) {
+// 36 GEMM points per 4x4 tile where F(2x2, 3x3) spends 16 per 2x2 tile, but more transform work
+// per point and 2.25x the fixed work per call (kernel transform and packing; the kernel
+// gradient's partial sums). Measured (f32, avx512, 1 thread, C and F 16..64, outputs 4..56), it
+// is faster where its points over the output (edge tiles included) number at most 3/4 of
+// F(2x2)'s, the output is at least 7x7 and there are enough tiles in all (128, the kernel
+// gradient 256): 0.6-0.9x the time there; 1.0-1.3x at 4x4 outputs, 1.0x at 9x9 (points 0.81),
+// up to 1.8x with 32 tiles.
+int winograd_tile(const ConvGeom& g, bool kernel_gradient) {
   if (!use_winograd(g)) return 0;
-  const int64_t p4 = 36 * ((g.OH + 3) / 4) * ((g.OW + 3) / 4);
-  const int64_t p2 = 16 * ((g.OH + 1) / 2) * ((g.OW + 1) / 2);
-  return 4 * p4 <= 3 * p2 ? 4 : 2;
+  const int64_t t4 = ((g.OH + 3) / 4) * ((g.OW + 3) / 4);
+  const int64_t t2 = ((g.OH + 1) / 2) * ((g.OW + 1) / 2);
+  const bool f4 = g.OH >= 7 && g.OW >= 7 && 4 * 36 * t4 <= 3 * 16 * t2 &&
+                  g.N * t4 >= (kernel_gradient ? 256 : 128);
+  return f4 ? 4 : 2;
 }
 
 // Tiles per block: a multiple of the GEMM's register rows, sized so the block's transformed
@@ -209,7 +218,9 @@ bool conv2d_winograd(const ConvGeom& g, int m, const T* x, const T* kernel, cons
   for (int64_t xi = 0; xi < P; ++xi)
     gk.pack_b(C, F, U.get() + xi * C * F, F, 1, packed.get() + xi * pb);
   const int64_t tiles = winograd_tiles(g, m);
-  const int64_t tb = winograd_block<T>(g, m), nblocks = (tiles + tb - 1) / tb;
+  const int64_t block = winograd_block<T>(g, m, kWinogradBlockBytes * P / 16);
+  const int64_t tb = block < tiles ? block : tiles;
+  const int64_t nblocks = (tiles + tb - 1) / tb;
   auto zero = zeros<T>(C);
   const GemmEpilogue<T> plain;
   parallel_for(0, nblocks, grain_for(2 * P * tb * C * F), [&](int64_t b0, int64_t b1) {
@@ -239,8 +250,13 @@ bool conv2d_backprop_kernel_winograd(const ConvGeom& g, int m, const T* x, const
   if (!wk.all_finite(dy, g.N * g.OH * g.OW * F) || !wk.all_finite(x, g.N * g.H * g.W * C))
     return false;
   const int64_t tiles = winograd_tiles(g, m);
-  const int64_t tb = winograd_block<T>(g, m, kWinogradDwBlockBytes);
-  const int64_t chunk = reduction_chunk(tiles, 4 * tb, MF), nchunks = (tiles + chunk - 1) / chunk;
+  // Blocks of as many tiles for both sizes (the GEMMs' K); chunks of at least 4 blocks but at
+  // most half the tiles, so that two threads share even a small problem.
+  const int64_t block = winograd_block<T>(g, m, kWinogradDwBlockBytes * P / 16);
+  const int64_t min_chunk = 4 * block < (tiles + 1) / 2 ? 4 * block : (tiles + 1) / 2;
+  const int64_t chunk = reduction_chunk(tiles, min_chunk, MF);
+  const int64_t nchunks = (tiles + chunk - 1) / chunk;
+  const int64_t tb = block < chunk ? block : chunk;
   auto partial = buffer<T>(nchunks * MF);
   auto zero = zeros<T>(C > F ? C : F);
   parallel_chunks(0, tiles, chunk, [&](int64_t ci, int64_t q0, int64_t q1) {
@@ -310,7 +326,8 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* kernel, const T* bia
     });
     return;
   }
-  if (const int m = winograd_tile(g); m && conv2d_winograd(g, m, x, kernel, bias, act, y)) return;
+  if (const int m = winograd_tile(g, false); m && conv2d_winograd(g, m, x, kernel, bias, act, y))
+    return;
   auto packed = buffer<T>(gk.packed_b_size(K, F));
   gk.pack_b(K, F, kernel, F, 1, packed.get());
   if (use_igemm(ck, g)) {  // no im2col: the micro-kernel reads x in place
@@ -468,7 +485,8 @@ void conv2d_backprop_kernel(const ConvGeom& g, const T* x, const T* dy, T* dkern
     std::memset(dkernel, 0, sizeof(T) * KF);
     return;
   }
-  if (const int m = winograd_tile(g); m && conv2d_backprop_kernel_winograd(g, m, x, dy, dkernel))
+  if (const int m = winograd_tile(g, true);
+      m && conv2d_backprop_kernel_winograd(g, m, x, dy, dkernel))
     return;
   const auto& gk = gemm_kernels_for<T>();
   const auto& ck = conv_kernels_for<T>();
