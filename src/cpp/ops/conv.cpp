@@ -1,5 +1,6 @@
 #include "ops/conv.h"
 
+#include <atomic>
 #include <cstring>
 #include <memory>
 
@@ -200,6 +201,48 @@ int64_t winograd_block(const ConvGeom& g, int m, int64_t bytes = kWinogradBlockB
   return tb < mr ? mr : tb;
 }
 
+// all_finite over threads (it gates every Winograd call, serially it cost ~7 % of a batch-32
+// forward at two threads): true when none of p[0, n) is NaN or infinite.
+template <class T>
+bool all_finite_threaded(const T* p, int64_t n) {
+  const auto& wk = winograd_kernels_for<T>();
+  std::atomic<bool> finite{true};
+  parallel_for(0, n, 64 * 1024, [&](int64_t lo, int64_t hi) {
+    if (!wk.all_finite(p + lo, hi - lo)) finite.store(false, std::memory_order_relaxed);
+  });
+  return finite.load();
+}
+
+// The kernel transform (U = G g G^T, or dkernel = G^T M G with `grad`) over threads: the C * F
+// (c, f) pairs are independent, so any split gives the same bits.
+template <class T>
+void transform_pairs(const WinogradTransformsT<T>& wt, bool grad, int64_t C, int64_t F,
+                     const T* src, T* dst) {
+  const int64_t plane = C * F;
+  parallel_for(0, plane, 2048, [&](int64_t lo, int64_t hi) {
+    (grad ? wt.transform_grad : wt.transform_kernel)(plane, hi - lo, src + lo, dst + lo);
+  });
+}
+
+// Blocks of Winograd tiles [block_begin(b), block_begin(b + 1)): nblocks, a multiple of 4, of
+// near-equal runs of whole register strips (mr tiles), at most `most` tiles each. A function of
+// the shape only (the same blocks for any thread count), and even: 7 blocks of 42 tiles (288
+// tiles, the seed's second conv) would split 4:3 over two threads, 8 blocks of 36 split evenly.
+struct TileBlocks {
+  int64_t tiles, strips, mr, nblocks, most;
+  TileBlocks(int64_t tiles_, int64_t block, int64_t mr_) : tiles(tiles_), mr(mr_) {
+    strips = (tiles + mr - 1) / mr;
+    nblocks = (tiles + block - 1) / block;
+    if (nblocks > 1) nblocks = (nblocks + 3) / 4 * 4;
+    if (nblocks > strips) nblocks = strips;
+    most = ((strips + nblocks - 1) / nblocks) * mr;
+  }
+  int64_t begin(int64_t b) const {
+    const int64_t t = strips * b / nblocks * mr;
+    return t < tiles ? t : tiles;
+  }
+};
+
 // y = act(conv(x, kernel) + bias) by Winograd F(m x m, 3x3); false (nothing written) when x or
 // the kernel holds NaN or inf, whose spread through the transforms would differ from the direct
 // sum.
@@ -210,23 +253,27 @@ bool conv2d_winograd(const ConvGeom& g, int m, const T* x, const T* kernel, cons
   const auto& wt = wk.tile(m);
   const auto& gk = gemm_kernels_for<T>();
   const int64_t C = g.C, F = g.F, P = winograd_points(m);
-  if (!wk.all_finite(kernel, 9 * C * F) || !wk.all_finite(x, g.N * g.H * g.W * C)) return false;
+  if (!all_finite_threaded(kernel, 9 * C * F) || !all_finite_threaded(x, g.N * g.H * g.W * C))
+    return false;
   auto U = buffer<T>(P * C * F);
-  wt.transform_kernel(C, F, kernel, U.get());
+  transform_pairs(wt, false, C, F, kernel, U.get());
   const int64_t pb = gk.packed_b_size(C, F);
   auto packed = buffer<T>(P * pb);
-  for (int64_t xi = 0; xi < P; ++xi)
-    gk.pack_b(C, F, U.get() + xi * C * F, F, 1, packed.get() + xi * pb);
-  const int64_t tiles = winograd_tiles(g, m);
-  const int64_t block = winograd_block<T>(g, m, kWinogradBlockBytes * P / 16);
-  const int64_t tb = block < tiles ? block : tiles;
-  const int64_t nblocks = (tiles + tb - 1) / tb;
+  parallel_for(0, P, 1 + (16 * 1024) / (C * F + 1), [&](int64_t x0, int64_t x1) {
+    for (int64_t xi = x0; xi < x1; ++xi)
+      gk.pack_b(C, F, U.get() + xi * C * F, F, 1, packed.get() + xi * pb);
+  });
+  const int64_t mr = gk.mr > 0 ? gk.mr : 1;
+  const TileBlocks blocks(winograd_tiles(g, m),
+                          winograd_block<T>(g, m, kWinogradBlockBytes * P / 16), mr);
+  const int64_t tb = blocks.most;
   auto zero = zeros<T>(C);
   const GemmEpilogue<T> plain;
-  parallel_for(0, nblocks, grain_for(2 * P * tb * C * F), [&](int64_t b0, int64_t b1) {
+  parallel_for(0, blocks.nblocks, grain_for(2 * P * tb * C * F), [&](int64_t b0, int64_t b1) {
     auto V = buffer<T>(P * tb * C), M = buffer<T>(P * tb * F);
     for (int64_t b = b0; b < b1; ++b) {
-      const int64_t t0 = b * tb, t1 = t0 + tb < tiles ? t0 + tb : tiles, nt = t1 - t0;
+      const int64_t t0 = blocks.begin(b), t1 = blocks.begin(b + 1), nt = t1 - t0;
+      if (nt == 0) continue;
       wt.transform_input(g, x, t0, t1, zero.get(), V.get());
       for (int64_t xi = 0; xi < P; ++xi)
         gk.gemm(nt, F, C, V.get() + xi * nt * C, C, 1, packed.get() + xi * pb,
@@ -247,7 +294,8 @@ bool conv2d_backprop_kernel_winograd(const ConvGeom& g, int m, const T* x, const
   const auto& wt = wk.tile(m);
   const auto& gk = gemm_kernels_for<T>();
   const int64_t C = g.C, F = g.F, P = winograd_points(m), MF = P * C * F;
-  if (!wk.all_finite(dy, g.N * g.OH * g.OW * F) || !wk.all_finite(x, g.N * g.H * g.W * C))
+  if (!all_finite_threaded(dy, g.N * g.OH * g.OW * F) ||
+      !all_finite_threaded(x, g.N * g.H * g.W * C))
     return false;
   const int64_t tiles = winograd_tiles(g, m);
   // Blocks of as many tiles for both sizes (the GEMMs' K); chunks of at least 4 blocks but at
@@ -277,7 +325,7 @@ bool conv2d_backprop_kernel_winograd(const ConvGeom& g, int m, const T* x, const
     }
   });
   sum_partials(partial.get(), nchunks, MF, partial.get());
-  wt.transform_grad(C, F, partial.get(), dkernel);
+  transform_pairs(wt, true, C, F, partial.get(), dkernel);
   return true;
 }
 
@@ -392,7 +440,7 @@ void conv2d_backprop_input(const ConvGeom& g, const T* dy, const T* kernel, T* d
   // which pays even where the padding zeros would make the GEMM forward lose.
   // (Not for an inf/NaN kernel: the forward would multiply it by dy's padding zeros, 0 * inf =
   // NaN, where dx, a sum over real output pixels only, has none.)
-  const bool finite_kernel = winograd_kernels_for<T>().all_finite(kernel, K * F);
+  const bool finite_kernel = all_finite_threaded(kernel, K * F);
   if ((dx_as_forward(g) || use_winograd(g)) && finite_kernel) {
     // Stride 1: dx is the forward convolution of dy with the spatially flipped, I/O-transposed
     // kernel, wt[kh'][kw'][f][c] = kernel[KH-1-kh'][KW-1-kw'][c][f], over dy padded by the kernel's

@@ -43,8 +43,9 @@ inline int64_t winograd_tiles(const ConvGeom& g, int m) {
 // The transforms of one tile size m (P = winograd_points(m) below).
 template <class T>
 struct WinogradTransformsT {
-  // U (P x C x F) from the (3, 3, C, F) kernel.
-  void (*transform_kernel)(int64_t C, int64_t F, const T* kernel, T* U);
+  // U (P x C x F) from the (3, 3, C, F) kernel, for the n (c, f) pairs starting at the given
+  // pointers (the taps and the U planes `plane` = C * F apart; callers split the pairs).
+  void (*transform_kernel)(int64_t plane, int64_t n, const T* kernel, T* U);
   // V (P x nt x C, nt = t1 - t0) for tiles [t0, t1) of input x; `zero` holds C zeros, read for
   // the taps outside the input.
   void (*transform_input)(const ConvGeom& g, const T* x, int64_t t0, int64_t t1, const T* zero,
@@ -59,8 +60,8 @@ struct WinogradTransformsT {
   // cells beyond OH x OW.
   void (*transform_dy)(const ConvGeom& g, const T* dy, int64_t t0, int64_t t1, const T* zero,
                        T* Ye);
-  // dkernel (3, 3, C, F) = G^T Mx G from Mx (P x C x F).
-  void (*transform_grad)(int64_t C, int64_t F, const T* Mx, T* dkernel);
+  // dkernel (3, 3, C, F) = G^T Mx G from Mx (P x C x F), for n (c, f) pairs as above.
+  void (*transform_grad)(int64_t plane, int64_t n, const T* Mx, T* dkernel);
 };
 
 template <class T>

@@ -231,9 +231,8 @@ void transform_output(const ConvGeom& g, const T* Mx, int64_t t0, int64_t t1, co
 // U = G g G^T. Each (c, f) pair is independent and sits at c * F + f in every tap and every U
 // plane alike, so one pass of lanes runs over all C * F of them.
 template <int M, class T>
-void transform_kernel(int64_t C, int64_t F, const T* kernel, T* U) {
-  const int64_t plane = C * F;
-  over_lanes<T>(plane, [&](int64_t i, auto lanes) {
+void transform_kernel(int64_t plane, int64_t n, const T* kernel, T* U) {
+  over_lanes<T>(n, [&](int64_t i, auto lanes) {
     using V = decltype(lanes);
     transform_2d<3, M + 2, V>([](const V* a, V* b) { Wino<M>::kernel(a, b); },
                               [&](int k) { return load<V>(kernel + k * plane + i); },
@@ -261,9 +260,8 @@ void transform_dy(const ConvGeom& g, const T* dy, int64_t t0, int64_t t1, const 
 
 // dkernel = G^T m G, one pass over all (c, f) as in transform_kernel.
 template <int M, class T>
-void transform_grad(int64_t C, int64_t F, const T* Mx, T* dkernel) {
-  const int64_t plane = C * F;
-  over_lanes<T>(plane, [&](int64_t i, auto lanes) {
+void transform_grad(int64_t plane, int64_t n, const T* Mx, T* dkernel) {
+  over_lanes<T>(n, [&](int64_t i, auto lanes) {
     using V = decltype(lanes);
     transform_2d<M + 2, 3, V>([](const V* a, V* b) { Wino<M>::grad(a, b); },
                               [&](int k) { return load<V>(Mx + k * plane + i); },
