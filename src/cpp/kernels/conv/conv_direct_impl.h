@@ -2,7 +2,6 @@
 // simd/vec.h; included by conv_impl.h inside each ISA's translation unit (see conv.h).
 #pragma once
 #include "kernels/conv/conv.h"
-#include "kernels/conv/kernel_rows.h"
 #include "simd/vec.h"
 #include "simd/vmath.h"
 #if defined(__AVX2__) || defined(__AVX512F__)
@@ -148,11 +147,22 @@ void dw_block(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p1
   using V = vec_t<T>;
   constexpr int VW = kWidth<T>;
   const int64_t C = g.C, F = g.F, ohw = g.OH * g.OW;
-  DwTile<V, TK, NN> tile(g, k0, f0);
-  const int64_t *kh_d = tile.rows.kh_d, *kw_d = tile.rows.kw_d, *off = tile.rows.off,
-                *cc = tile.rows.cc;
-  const int* nvalid = tile.nvalid;
-  auto& acc = tile.acc;
+  int64_t kh_d[TK], kw_d[TK], off[TK], cc[TK];
+  for (int j = 0; j < TK; ++j) {
+    const int64_t k = k0 + j, tap = k / C;
+    cc[j] = k % C;
+    kh_d[j] = tap / g.KW * g.dh;
+    kw_d[j] = tap % g.KW * g.dw;
+    off[j] = (kh_d[j] * g.W + kw_d[j]) * C + cc[j];
+  }
+  int nvalid[NN];
+  for (int v = 0; v < NN; ++v) {
+    const int64_t left = F - (f0 + v * VW);
+    nvalid[v] = left >= VW ? VW : int(left);
+  }
+  V acc[TK][NN];
+  for (int j = 0; j < TK; ++j)
+    for (int v = 0; v < NN; ++v) acc[j][v] = splat<V>(T(0));
   const int64_t span_h = (g.KH - 1) * g.dh, span_w = (g.KW - 1) * g.dw;
   int64_t n = p0 / ohw, oh = (p0 % ohw) / g.OW, ow = p0 % g.OW;
   for (int64_t p = p0; p < p1; ++p) {
@@ -181,7 +191,20 @@ void dw_block(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p1
       if (++oh == g.OH) oh = 0, ++n;
     }
   }
-  tile.store(F, accumulate, dw);
+  for (int j = 0; j < TK; ++j) {
+    for (int v = 0; v < NN; ++v) {
+      T* dst = dw + (k0 + j) * F + f0 + v * VW;
+      if (nvalid[v] <= 0) continue;
+      V r = acc[j][v];
+      if (nvalid[v] == VW) {
+        if (accumulate) r = load<V>(dst) + r;
+        store(dst, r);
+      } else {
+        if (accumulate) r = load_partial<V>(dst, nvalid[v]) + r;
+        store_partial(dst, r, nvalid[v]);
+      }
+    }
+  }
 }
 
 template <class T, int NN>
@@ -203,10 +226,17 @@ void dw_rows(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p1,
 template <class T>
 void direct_dw(const ConvGeom& g, const T* x, const T* dy, int64_t p0, int64_t p1,
                bool accumulate, T* dw) {
-  constexpr int TKMAX = CNNEXT_VEC_BYTES == 64 ? 12 : 6;
-  for_each_dw_tile<T, TKMAX>(g, [&](auto nn, int64_t k0, int64_t kk, int64_t f0) {
-    dw_rows<T, decltype(nn)::value>(g, x, dy, p0, p1, k0, kk, f0, accumulate, dw);
-  });
+  constexpr int VW = kWidth<T>, NV = 2, TKMAX = CNNEXT_VEC_BYTES == 64 ? 12 : 6;
+  const int64_t K = g.K();
+  for (int64_t f0 = 0; f0 < g.F;) {
+    const bool two = f0 + VW < g.F;  // a second (possibly partial) vector exists
+    for (int64_t k0 = 0; k0 < K; k0 += TKMAX) {
+      const int64_t kk = K - k0 < TKMAX ? K - k0 : TKMAX;
+      if (two) dw_rows<T, NV>(g, x, dy, p0, p1, k0, kk, f0, accumulate, dw);
+      else dw_rows<T, 1>(g, x, dy, p0, p1, k0, kk, f0, accumulate, dw);
+    }
+    f0 += two ? NV * VW : VW;
+  }
 }
 
 // ---- direct input gradient for small C ---------------------------------------------------------

@@ -3,7 +3,6 @@
 // fed by the pooled gradient selected per cell by the argmax instead of a stored dense dy.
 #include <cstring>
 
-#include "kernels/conv/kernel_rows.h"
 #include "kernels/conv_pool/conv_pool.h"
 #include "simd/vec.h"
 #if defined(__AVX2__) || defined(__AVX512F__)
@@ -73,11 +72,22 @@ void pool_dw_block(const ConvGeom& g, int64_t pkh, int64_t pkw, const T* x, cons
   constexpr int VW = kWidth<T>;
   const int64_t C = g.C, F = g.F, PW = g.OW / pkw;
   const int64_t wh = PK ? PK : pkh, ww = PK ? PK : pkw;
-  DwTile<V, TK, NN> tile(g, k0, f0);
-  const int64_t *kh_d = tile.rows.kh_d, *kw_d = tile.rows.kw_d, *off = tile.rows.off,
-                *cc = tile.rows.cc;
-  const int* nvalid = tile.nvalid;
-  auto& acc = tile.acc;
+  int64_t kh_d[TK], kw_d[TK], off[TK], cc[TK];
+  for (int j = 0; j < TK; ++j) {
+    const int64_t k = k0 + j, tap = k / C;
+    cc[j] = k % C;
+    kh_d[j] = tap / g.KW * g.dh;
+    kw_d[j] = tap % g.KW * g.dw;
+    off[j] = (kh_d[j] * g.W + kw_d[j]) * C + cc[j];
+  }
+  int nvalid[NN];
+  for (int v = 0; v < NN; ++v) {
+    const int64_t left = F - (f0 + v * VW);
+    nvalid[v] = left >= VW ? VW : left > 0 ? int(left) : 0;
+  }
+  V acc[TK][NN];
+  for (int j = 0; j < TK; ++j)
+    for (int v = 0; v < NN; ++v) acc[j][v] = splat<V>(T(0));
   // Windows pw in [pw_lo, pw_hi) of a window row whose rows are inside have every tap inside.
   const int64_t span_h = (g.KH - 1) * g.dh, span_w = (g.KW - 1) * g.dw;
   const int64_t step = ww * g.sw;  // input columns between windows
@@ -127,7 +137,13 @@ void pool_dw_block(const ConvGeom& g, int64_t pkh, int64_t pkw, const T* x, cons
       }
     }
   }
-  tile.store(F, true, dw);
+  for (int j = 0; j < TK; ++j) {
+    for (int v = 0; v < NN; ++v) {
+      T* dst = dw + (k0 + j) * F + f0 + v * VW;
+      if (nvalid[v] == VW) store(dst, load<V>(dst) + acc[j][v]);
+      else if (nvalid[v] > 0) store_partial(dst, load_partial<V>(dst, nvalid[v]) + acc[j][v], nvalid[v]);
+    }
+  }
 }
 
 template <class T, int NN>
@@ -154,10 +170,17 @@ void pool_dw_rows(const ConvGeom& g, int64_t pkh, int64_t pkw, const T* x, const
 template <class T>
 void pool_dw(const ConvGeom& g, int64_t pkh, int64_t pkw, const T* x, const T* gm,
              const uint8_t* argmax, int64_t ph0, int64_t ph1, T* dw) {
-  constexpr int TKMAX = CNNEXT_VEC_BYTES == 64 ? 9 : 4;
-  for_each_dw_tile<T, TKMAX>(g, [&](auto nn, int64_t k0, int64_t kk, int64_t f0) {
-    pool_dw_rows<T, decltype(nn)::value>(g, pkh, pkw, x, gm, argmax, ph0, ph1, k0, kk, f0, dw);
-  });
+  constexpr int VW = kWidth<T>, NV = 2, TKMAX = CNNEXT_VEC_BYTES == 64 ? 9 : 4;
+  const int64_t K = g.K();
+  for (int64_t f0 = 0; f0 < g.F;) {
+    const bool two = f0 + VW < g.F;  // a second (possibly partial) vector exists
+    for (int64_t k0 = 0; k0 < K; k0 += TKMAX) {
+      const int64_t kk = K - k0 < TKMAX ? K - k0 : TKMAX;
+      if (two) pool_dw_rows<T, NV>(g, pkh, pkw, x, gm, argmax, ph0, ph1, k0, kk, f0, dw);
+      else pool_dw_rows<T, 1>(g, pkh, pkw, x, gm, argmax, ph0, ph1, k0, kk, f0, dw);
+    }
+    f0 += two ? NV * VW : VW;
+  }
 }
 
 template <class T>
