@@ -219,7 +219,7 @@ template <class T>
 void transform_pairs(const WinogradTransformsT<T>& wt, bool grad, int64_t C, int64_t F,
                      const T* src, T* dst) {
   const int64_t plane = C * F;
-  parallel_for(0, plane, 2048, [&](int64_t lo, int64_t hi) {
+  parallel_for(0, plane, 256, [&](int64_t lo, int64_t hi) {
     (grad ? wt.transform_grad : wt.transform_kernel)(plane, hi - lo, src + lo, dst + lo);
   });
 }
