@@ -8,13 +8,12 @@
 #include "common/parallel.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/winograd/winograd.h"
+#include "ops/conv_internal.h"
 
 namespace cnnext {
 namespace {
 
 constexpr int64_t kTileBytes = 128 * 1024;    // im2col tile: fits L2 beside the packed weights
-constexpr int64_t kMinTaskFlops = 256 * 1024; // below this per thread a parallel region costs more
-constexpr int64_t kChunkPixels = 1024;        // backprop_kernel: min output pixels per fixed chunk
 constexpr int64_t kMaxChunks = 64;            // ... and at most this many partial buffers
 constexpr int64_t kMaxPartialElems = int64_t(8) << 20;  // ... holding at most this many values
 constexpr int64_t kBiasChunkRows = 4096;      // backprop_bias: min rows per fixed chunk
@@ -29,11 +28,6 @@ constexpr int64_t kDirectMaxC = 8;
 constexpr int64_t kDirectDwMaxC = 3;
 constexpr int64_t kDirectDxMaxC = 1;
 constexpr int64_t kDirectDxFastMaxC = 2;  // ... and its row-streaming path (direct_dx_fast)
-
-template <class T>
-std::unique_ptr<T[]> buffer(int64_t n) {
-  return std::unique_ptr<T[]>(new T[n > 0 ? n : 1]);
-}
 
 template <class T>
 std::unique_ptr<T[]> zeros(int64_t n) {
@@ -91,12 +85,6 @@ bool dx_as_forward(const ConvGeom& g) {
   return g.sh == 1 && g.sw == 1 && !is_pointwise(g) && g.H * g.W * 8 <= g.OH * g.OW * 9;
 }
 
-// Does some window reach into the zero padding? (Then the im2col path multiplies padding zeros.)
-bool has_padding(const ConvGeom& g) {
-  return g.pt > 0 || g.pl > 0 || (g.OH - 1) * g.sh - g.pt + (g.KH - 1) * g.dh >= g.H ||
-         (g.OW - 1) * g.sw - g.pl + (g.KW - 1) * g.dw >= g.W;
-}
-
 // The direct kernels skip the taps that fall in the zero padding, while conv's definition (and the
 // im2col path, TF and the NumPy oracle) multiplies them: 0 * inf = NaN. So an inf or NaN operand
 // that meets the padding (the kernel in the forward pass, dy for the kernel gradient) takes the
@@ -123,40 +111,6 @@ int64_t input_bands(const ConvGeom& g, int64_t threads) {
 // 2 * pixels * K * F multiply-adds of one image, saturating (a cost estimate, not an index).
 int64_t image_flops(int64_t pixels, int64_t K, int64_t F) {
   return saturating_mul(saturating_mul(2 * pixels, K), F);
-}
-
-// Items per thread so that each thread gets at least kMinTaskFlops of work.
-int64_t grain_for(int64_t flops_per_item) {
-  if (flops_per_item >= kMinTaskFlops) return 1;
-  return kMinTaskFlops / (flops_per_item > 0 ? flops_per_item : 1);
-}
-
-// Fixed chunk size of a kernel-gradient reduction over `items` (a function of the shape only,
-// never of the thread count): chunks of at least `min_items`, each keeping `partial_elems`
-// partial sums, at most kMaxChunks of them and kMaxPartialElems values in all. An even number of
-// near-equal chunks, so that two threads get the same work (4 chunks of 1080 + 632 pixels, say,
-// would leave one thread idle 12 % of the time).
-int64_t reduction_chunk(int64_t items, int64_t min_items, int64_t partial_elems) {
-  int64_t max_chunks = kMaxPartialElems / partial_elems;
-  if (max_chunks > kMaxChunks) max_chunks = kMaxChunks;
-  if (max_chunks < 1) max_chunks = 1;
-  int64_t want = items / min_items;
-  if (want > max_chunks) want = max_chunks;
-  if (want > 1 && want % 2 == 1) want += want < max_chunks ? 1 : -1;
-  if (want < 1) want = 1;
-  return (items + want - 1) / want;
-}
-
-// out[i] = sum over chunks c in increasing order of partial[c * n + i]; out may be partial itself.
-template <class T>
-void sum_partials(const T* partial, int64_t nchunks, int64_t n, T* out) {
-  parallel_for(0, n, 16 * 1024, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) out[i] = partial[i];
-    for (int64_t c = 1; c < nchunks; ++c) {
-      const T* src = partial + c * n;
-      for (int64_t i = lo; i < hi; ++i) out[i] += src[i];
-    }
-  });
 }
 
 // Winograd F(m x m, 3x3) (kernels/winograd/winograd.h) for stride-1 undilated 3x3 convolutions
@@ -330,6 +284,34 @@ bool conv2d_backprop_kernel_winograd(const ConvGeom& g, int m, const T* x, const
 }
 
 }  // namespace
+
+// Does some window reach into the zero padding? (Then the im2col path multiplies padding zeros.)
+bool has_padding(const ConvGeom& g) {
+  return g.pt > 0 || g.pl > 0 || (g.OH - 1) * g.sh - g.pt + (g.KH - 1) * g.dh >= g.H ||
+         (g.OW - 1) * g.sw - g.pl + (g.KW - 1) * g.dw >= g.W;
+}
+
+// Items per thread so that each thread gets at least kMinTaskFlops of work.
+int64_t grain_for(int64_t flops_per_item) {
+  if (flops_per_item >= kMinTaskFlops) return 1;
+  return kMinTaskFlops / (flops_per_item > 0 ? flops_per_item : 1);
+}
+
+// Fixed chunk size of a kernel-gradient reduction over `items` (a function of the shape only,
+// never of the thread count): chunks of at least `min_items`, each keeping `partial_elems`
+// partial sums, at most kMaxChunks of them and kMaxPartialElems values in all. An even number of
+// near-equal chunks, so that two threads get the same work (4 chunks of 1080 + 632 pixels, say,
+// would leave one thread idle 12 % of the time).
+int64_t reduction_chunk(int64_t items, int64_t min_items, int64_t partial_elems) {
+  int64_t max_chunks = kMaxPartialElems / partial_elems;
+  if (max_chunks > kMaxChunks) max_chunks = kMaxChunks;
+  if (max_chunks < 1) max_chunks = 1;
+  int64_t want = items / min_items;
+  if (want > max_chunks) want = max_chunks;
+  if (want > 1 && want % 2 == 1) want += want < max_chunks ? 1 : -1;
+  if (want < 1) want = 1;
+  return (items + want - 1) / want;
+}
 
 bool conv2d_uses_direct(const ConvGeom& g) { return use_direct(g); }
 

@@ -10,40 +10,13 @@
 #include "kernels/pooling/pooling.h"
 #include "kernels/winograd/winograd.h"
 #include "ops/conv.h"
+#include "ops/conv_internal.h"
 #include "ops/pooling.h"
 
 namespace cnnext {
 namespace {
 
-constexpr int64_t kMinTaskFlops = 256 * 1024;  // below this per thread a parallel region costs more
 constexpr int64_t kBandBytes = 16 * 1024;      // backward: masked pooled rows per band (L1)
-constexpr int64_t kChunkPixels = 1024;         // backward: min conv output pixels per fixed chunk
-constexpr int64_t kMaxChunks = 64;             // ... and at most this many partial buffers
-constexpr int64_t kMaxPartialElems = int64_t(8) << 20;  // ... holding at most this many values
-
-template <class T>
-std::unique_ptr<T[]> buffer(int64_t n) {
-  return std::unique_ptr<T[]>(new T[n > 0 ? n : 1]);
-}
-
-template <class T>
-const PoolingKernelsT<T>& pool_kernels() {
-  if constexpr (sizeof(T) == 4) return pooling_kernels().f32;
-  else return pooling_kernels().f64;
-}
-
-template <class T>
-const EltwiseKernelsT<T>& eltwise_kernels_for() {
-  if constexpr (sizeof(T) == 4) return eltwise_kernels().f32;
-  else return eltwise_kernels().f64;
-}
-
-// Does some conv window reach into the zero padding? (Where it does, the direct kernels skip
-// the padding taps that conv's definition multiplies: 0 * inf = NaN.)
-bool has_padding(const ConvGeom& g) {
-  return g.pt > 0 || g.pl > 0 || (g.OH - 1) * g.sh - g.pt + (g.KH - 1) * g.dh >= g.H ||
-         (g.OW - 1) * g.sw - g.pl + (g.KW - 1) * g.dw >= g.W;
-}
 
 // The conv rows [oh0, oh0 + rows) x columns [0, ow) of image 0 of a geometry whose input starts
 // at image n: the direct kernels then write (or read) exactly a band of rows x ow pixels.
@@ -52,21 +25,6 @@ ConvGeom band_geom(const ConvGeom& g, int64_t oh0, int64_t rows, int64_t ow) {
   s.N = 1, s.OH = rows, s.OW = ow;
   s.pt = g.pt - oh0 * g.sh;
   return s;
-}
-
-// Images per fixed chunk of the kernel-gradient reduction (a function of the shape only): at
-// least kChunkPixels conv pixels each, an even number of chunks where there are several (two
-// threads then get equal work), at most kMaxChunks partial buffers of partial_elems values.
-int64_t image_chunk(int64_t N, int64_t pixels_per_image, int64_t partial_elems) {
-  int64_t max_chunks = kMaxPartialElems / partial_elems;
-  if (max_chunks > kMaxChunks) max_chunks = kMaxChunks;
-  if (max_chunks < 1) max_chunks = 1;
-  const int64_t min_images = (kChunkPixels + pixels_per_image - 1) / pixels_per_image;
-  int64_t want = N / (min_images > 0 ? min_images : 1);
-  if (want > max_chunks) want = max_chunks;
-  if (want > 1 && want % 2 == 1) want += want < max_chunks ? 1 : -1;
-  if (want < 1) want = 1;
-  return (N + want - 1) / want;
 }
 
 // d_pooled masked by the activation for n pooled pixels from element offset o: relu_backward
@@ -140,12 +98,12 @@ void conv2d_max_pool2d(const ConvGeom& g, const T* x, const T* kernel, const T* 
     return;
   }
   const auto& ck = conv_kernels_for<T>();
-  const auto& pk = pool_kernels<T>();
+  const auto& pk = pooling_kernels_for<T>();
   auto packed = buffer<T>(ck.direct_packed_size(g));
   ck.direct_pack(g, kernel, bias, packed.get());
-  const int64_t band = pkh * g.OW, flops = saturating_mul(saturating_mul(2 * band, K), F);
-  const int64_t grain = flops >= kMinTaskFlops ? 1 : kMinTaskFlops / (flops > 0 ? flops : 1);
-  parallel_for(0, g.N * PH, grain, [&](int64_t i0, int64_t i1) {
+  const int64_t band = pkh * g.OW;
+  parallel_for(0, g.N * PH, grain_for(saturating_mul(saturating_mul(2 * band, K), F)),
+               [&](int64_t i0, int64_t i1) {
     auto rows = buffer<T>(band * F);
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t n = i / PH, ph = i % PH, o = i * PW * F;
@@ -181,7 +139,9 @@ void conv2d_max_pool2d_backprop_kernel(const ConvGeom& g, Act act, int64_t pkh, 
   // Bands of band_ph pooled rows share one buffer of masked gradients (relu).
   int64_t band_ph = kBandBytes / (PW * F * int64_t(sizeof(T)));
   band_ph = band_ph < 1 ? 1 : band_ph > PH ? PH : band_ph;
-  const int64_t chunk = image_chunk(g.N, PH * pkh * PW * pkw, KF + F);
+  // Fixed chunks of images, at least kChunkPixels conv output pixels each.
+  const int64_t pixels = PH * pkh * PW * pkw;
+  const int64_t chunk = reduction_chunk(g.N, (kChunkPixels + pixels - 1) / pixels, KF + F);
   const int64_t nchunks = (g.N + chunk - 1) / chunk, part = KF + F;
   auto partial = buffer<T>(nchunks * part);
   parallel_chunks(0, g.N, chunk, [&](int64_t c, int64_t n0, int64_t n1) {
@@ -199,13 +159,9 @@ void conv2d_max_pool2d_backprop_kernel(const ConvGeom& g, Act act, int64_t pkh, 
       }
     }
   });
-  for (int64_t i = 0; i < KF; ++i) dkernel[i] = partial[i];
-  for (int64_t f = 0; f < F; ++f) dbias[f] = partial[KF + f];
-  for (int64_t c = 1; c < nchunks; ++c) {
-    const T* p = partial.get() + c * part;
-    for (int64_t i = 0; i < KF; ++i) dkernel[i] += p[i];
-    for (int64_t f = 0; f < F; ++f) dbias[f] += p[KF + f];
-  }
+  sum_partials(partial.get(), nchunks, part, partial.get());
+  std::memcpy(dkernel, partial.get(), sizeof(T) * KF);
+  std::memcpy(dbias, partial.get() + KF, sizeof(T) * F);
 }
 
 #define CNNEXT_INSTANTIATE(T)                                                                  \

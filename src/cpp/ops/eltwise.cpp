@@ -15,12 +15,6 @@ constexpr int64_t kGrain = 32 * 1024;
 constexpr int64_t kGrainCheap = 128 * 1024;
 constexpr int64_t kStrip = 128;        // columns per unit of work in the strided softmax kernels
 
-template <class T>
-const EltwiseKernelsT<T>& kernels() {
-  if constexpr (sizeof(T) == 4) return eltwise_kernels().f32;
-  else return eltwise_kernels().f64;
-}
-
 template <class T, class K>
 void unary(K kernel, const T* x, T* y, int64_t n, int64_t grain = kGrain) {
   parallel_for(0, n, grain, [&](int64_t lo, int64_t hi) { kernel(x + lo, y + lo, hi - lo); });
@@ -67,16 +61,16 @@ void check_relu_params(T slope, T cap, T thr) {
 
 template <class T>
 void relu(const T* x, T* y, int64_t n) {
-  unary(kernels<T>().relu, x, y, n, kGrainCheap);
+  unary(eltwise_kernels_for<T>().relu, x, y, n, kGrainCheap);
 }
 template <class T>
 void relu_backward(const T* dy, const T* x, T* dx, int64_t n) {
-  binary(kernels<T>().relu_backward, dy, x, dx, n);
+  binary(eltwise_kernels_for<T>().relu_backward, dy, x, dx, n);
 }
 template <class T>
 void relu_general(const T* x, T* y, int64_t n, T slope, T cap, T thr) {
   check_relu_params(slope, cap, thr);
-  const auto kernel = kernels<T>().relu_general;
+  const auto kernel = eltwise_kernels_for<T>().relu_general;
   parallel_for(0, n, kGrainCheap, [&](int64_t lo, int64_t hi) {
     kernel(x + lo, y + lo, hi - lo, slope, cap, thr);
   });
@@ -84,31 +78,31 @@ void relu_general(const T* x, T* y, int64_t n, T slope, T cap, T thr) {
 template <class T>
 void relu_general_backward(const T* dy, const T* x, T* dx, int64_t n, T slope, T cap, T thr) {
   check_relu_params(slope, cap, thr);
-  const auto kernel = kernels<T>().relu_general_backward;
+  const auto kernel = eltwise_kernels_for<T>().relu_general_backward;
   parallel_for(0, n, kGrainCheap, [&](int64_t lo, int64_t hi) {
     kernel(dy + lo, x + lo, dx + lo, hi - lo, slope, cap, thr);
   });
 }
 template <class T>
 void sigmoid(const T* x, T* y, int64_t n) {
-  unary(kernels<T>().sigmoid, x, y, n);
+  unary(eltwise_kernels_for<T>().sigmoid, x, y, n);
 }
 template <class T>
 void sigmoid_backward(const T* dy, const T* y, T* dx, int64_t n) {
-  binary(kernels<T>().sigmoid_backward, dy, y, dx, n);
+  binary(eltwise_kernels_for<T>().sigmoid_backward, dy, y, dx, n);
 }
 template <class T>
 void tanh_forward(const T* x, T* y, int64_t n) {
-  unary(kernels<T>().tanh, x, y, n);
+  unary(eltwise_kernels_for<T>().tanh, x, y, n);
 }
 template <class T>
 void tanh_backward(const T* dy, const T* y, T* dx, int64_t n) {
-  binary(kernels<T>().tanh_backward, dy, y, dx, n);
+  binary(eltwise_kernels_for<T>().tanh_backward, dy, y, dx, n);
 }
 
 template <class T>
 void softmax_forward(SoftmaxOp op, const T* x, T* y, int64_t outer, int64_t c, int64_t inner) {
-  const auto& k = kernels<T>();
+  const auto& k = eltwise_kernels_for<T>();
   const bool sm = op == SoftmaxOp::softmax;
   auto rows = sm ? k.softmax_rows : k.log_softmax_rows;
   auto cols = sm ? k.softmax_cols : k.log_softmax_cols;
@@ -120,7 +114,7 @@ void softmax_forward(SoftmaxOp op, const T* x, T* y, int64_t outer, int64_t c, i
 template <class T>
 void softmax_backward(SoftmaxOp op, const T* dy, const T* y, T* dx, int64_t outer, int64_t c,
                       int64_t inner) {
-  const auto& k = kernels<T>();
+  const auto& k = eltwise_kernels_for<T>();
   const bool sm = op == SoftmaxOp::softmax;
   auto rows = sm ? k.softmax_backward_rows : k.log_softmax_backward_rows;
   auto cols = sm ? k.softmax_backward_cols : k.log_softmax_backward_cols;

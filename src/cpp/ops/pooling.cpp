@@ -8,12 +8,6 @@ namespace {
 
 constexpr int64_t kGrain = 16 * 1024;  // elements touched per thread chunk, at least
 
-template <class T>
-const PoolingKernelsT<T>& kernels() {
-  if constexpr (sizeof(T) == 4) return pooling_kernels().f32;
-  else return pooling_kernels().f64;
-}
-
 // Grain in units of `item`-element work items.
 int64_t grain_for(int64_t item) { return item >= kGrain ? 1 : kGrain / (item > 0 ? item : 1); }
 
@@ -70,21 +64,21 @@ PoolGeom pool_geometry(const std::vector<int64_t>& s, int64_t kh, int64_t kw, in
 
 template <class T>
 void max_pool2d(const PoolGeom& g, const T* x, T* y) {
-  const auto& k = kernels<T>();
+  const auto& k = pooling_kernels_for<T>();
   const int64_t img = g.H * g.W * g.C;
   for_rows(g, [&](int64_t n, int64_t oh, int64_t o) { k.max_row(g, x + n * img, y + o, oh); });
 }
 
 template <class T>
 void avg_pool2d(const PoolGeom& g, const T* x, T* y) {
-  const auto& k = kernels<T>();
+  const auto& k = pooling_kernels_for<T>();
   const int64_t img = g.H * g.W * g.C;
   for_rows(g, [&](int64_t n, int64_t oh, int64_t o) { k.avg_row(g, x + n * img, y + o, oh); });
 }
 
 template <class T, class Idx>
 void max_pool2d_argmax(const PoolGeom& g, const T* x, T* y, Idx* idx) {
-  const auto& k = kernels<T>();
+  const auto& k = pooling_kernels_for<T>();
   const int64_t img = g.H * g.W * g.C;
   for_rows(g, [&](int64_t n, int64_t oh, int64_t o) {
     if constexpr (sizeof(Idx) == 1) k.max_argmax_row_u8(g, x + n * img, y + o, idx + o, oh);
@@ -94,14 +88,14 @@ void max_pool2d_argmax(const PoolGeom& g, const T* x, T* y, Idx* idx) {
 
 template <class T>
 void max_pool2d_backward(const PoolGeom& g, const T* dy, const T* x, T* dx) {
-  const auto& k = kernels<T>();
+  const auto& k = pooling_kernels_for<T>();
   const int64_t img = g.H * g.W * g.C, oimg = g.OH * g.OW * g.C;
   for_images(g, [&](int64_t n) { k.max_backward_image(g, dy + n * oimg, x + n * img, dx + n * img); });
 }
 
 template <class T, class Idx>
 void max_pool2d_backward_argmax(const PoolGeom& g, const T* dy, const Idx* idx, T* dx) {
-  const auto& k = kernels<T>();
+  const auto& k = pooling_kernels_for<T>();
   const int64_t img = g.H * g.W * g.C, oimg = g.OH * g.OW * g.C;
   for_images(g, [&](int64_t n) {
     if constexpr (sizeof(Idx) == 1)
@@ -114,7 +108,7 @@ void max_pool2d_backward_argmax(const PoolGeom& g, const T* dy, const Idx* idx, 
 template <class T, class Idx>
 void max_pool2d_relu_backward_argmax(const PoolGeom& g, const T* dy, const T* y, const Idx* idx,
                                      T* dx, T* db) {
-  const auto& k = kernels<T>();
+  const auto& k = pooling_kernels_for<T>();
   const int64_t C = g.C, img = g.H * g.W * C, oimg = g.OH * g.OW * C;
   // Per-row sums of each image, reduced in row order into the image's first row by the thread
   // that ran the image; the images are then added in order.
@@ -138,7 +132,7 @@ void max_pool2d_relu_backward_argmax(const PoolGeom& g, const T* dy, const T* y,
 
 template <class T>
 void avg_pool2d_backward(const PoolGeom& g, const T* dy, T* dx) {
-  const auto& k = kernels<T>();
+  const auto& k = pooling_kernels_for<T>();
   const int64_t img = g.H * g.W * g.C, oimg = g.OH * g.OW * g.C;
   for_images(g, [&](int64_t n) { k.avg_backward_image(g, dy + n * oimg, dx + n * img); });
 }

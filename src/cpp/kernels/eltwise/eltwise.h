@@ -49,4 +49,10 @@ struct EltwiseKernels {
 
 CNNEXT_DECLARE_KERNELS(EltwiseKernels, eltwise)
 
+template <class T>
+const EltwiseKernelsT<T>& eltwise_kernels_for(Isa isa = active_isa()) {
+  if constexpr (sizeof(T) == 4) return eltwise_kernels(isa).f32;
+  else return eltwise_kernels(isa).f64;
+}
+
 }  // namespace cnnext

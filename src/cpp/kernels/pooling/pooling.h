@@ -55,4 +55,10 @@ struct PoolingKernels {
 
 CNNEXT_DECLARE_KERNELS(PoolingKernels, pooling)
 
+template <class T>
+const PoolingKernelsT<T>& pooling_kernels_for(Isa isa = active_isa()) {
+  if constexpr (sizeof(T) == 4) return pooling_kernels(isa).f32;
+  else return pooling_kernels(isa).f64;
+}
+
 }  // namespace cnnext
