@@ -40,18 +40,16 @@ def _single_loss_weight(loss_weights):
     return float(value)
 
 
-def _relu_then_max_pool(layers, i):
-    """layers[i] is a MaxPooling2D right after a Conv2D whose (fused) activation is relu."""
-    from ..layers import Conv2D, MaxPooling2D
-    return (i > 0 and type(layers[i]) is MaxPooling2D and type(layers[i - 1]) is Conv2D
-            and layers[i - 1]._act == "relu" and layers[i - 1].groups == 1)
-
-
 def _conv_then_max_pool(layers, i):
     """layers[i] is a MaxPooling2D right after an ungrouped Conv2D."""
     from ..layers import Conv2D, MaxPooling2D
     return (0 < i < len(layers) and type(layers[i]) is MaxPooling2D
             and type(layers[i - 1]) is Conv2D and layers[i - 1].groups == 1)
+
+
+def _relu_then_max_pool(layers, i):
+    """... and that Conv2D's (fused) activation is relu."""
+    return _conv_then_max_pool(layers, i) and layers[i - 1]._act == "relu"
 
 
 def _backward_kwargs(layers, i, first):
@@ -65,7 +63,7 @@ def _backward_kwargs(layers, i, first):
         kwargs.update(relu_mask=True, bias_grad=layers[i - 1].use_bias)
     if _conv_then_max_pool(layers, i) and i - 1 == first:
         kwargs["to_conv"] = True
-    if i + 1 < len(layers) and _relu_then_max_pool(layers, i + 1):
+    if _relu_then_max_pool(layers, i + 1):
         kwargs["preactivated"] = layers[i + 1]
     if _conv_then_max_pool(layers, i + 1) and i == first:
         kwargs["pooled_by"] = layers[i + 1]
