@@ -172,11 +172,13 @@ def _sample(fn, number):
     return (time.perf_counter() - t) / number
 
 
-def _warm_up(name, fn, check):
+def _warm_up(name, fn, check, before=None):
     """One dropped call; returns (Result, seconds) — status ok, or why the implementation is out."""
     if isinstance(fn, Exception):
         return Result("unavailable" if isinstance(fn, Unavailable) else "failed", str(fn)), None
     try:
+        if before is not None:
+            before()
         t = time.perf_counter()
         out = _call(fn)
         seconds = time.perf_counter() - t
@@ -188,15 +190,17 @@ def _warm_up(name, fn, check):
     return Result(check=note or ""), seconds
 
 
-def measure(impls, budget, checks=None):
+def measure(impls, budget, checks=None, before=None):
     """Time every callable in ``impls`` (name -> callable, or an Unavailable/Failed instance).
 
     Warm-up: one call each (dropped; its result goes to ``checks[name](result)``, which raises
     Failed on a wrong result or returns a note). Then rounds in a fixed order A, B, C, A, B, C, ...
-    Returns name -> Result."""
+    ``before[name]``, when given, runs untimed before each of that implementation's turns (the
+    scaling run pins its thread count there). Returns name -> Result."""
+    before = before or {}
     results, live, number, warm = {}, {}, {}, {}
     for name, fn in impls.items():
-        results[name], seconds = _warm_up(name, fn, (checks or {}).get(name))
+        results[name], seconds = _warm_up(name, fn, (checks or {}).get(name), before.get(name))
         if seconds is not None:
             live[name], warm[name] = fn, seconds
             number[name] = max(1, math.ceil(budget.min_sample / max(seconds, 1e-7)))
@@ -206,6 +210,8 @@ def measure(impls, budget, checks=None):
     while live:
         for name, fn in list(live.items()):
             try:
+                if name in before:
+                    before[name]()
                 if budget.settle > 0 and warm[name] < budget.settle:
                     _settle(fn, budget.settle)
                 samples[name].append(_sample(fn, number[name]))

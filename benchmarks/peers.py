@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["Env", "setup"]
+__all__ = ["Env", "setup", "pin_threads"]
 
 
 class Env:
@@ -27,6 +27,7 @@ class Env:
         self.openmp = []  # OpenMP runtimes loaded in this process (threadpoolctl)
         self._undo = []
         self._limits = None  # keeps a threadpoolctl limit alive for the whole run
+        self._undo_threads = False  # pin_threads has recorded how to undo itself
 
     def restore(self):
         """Undo setup's thread and ISA settings (for callers that keep the process going)."""
@@ -36,6 +37,7 @@ class Env:
         for _, undo in reversed(self._undo):
             undo()
         self._undo = []
+        self._undo_threads = False
 
     def reason(self, peer):
         return self.missing.get(peer, f"{peer} not installed")
@@ -122,19 +124,32 @@ def setup(threads=None, isa=None, want_torch=True, want_keras=True):
         env.scipy_signal = importlib.import_module("scipy.signal")
     env.tpc = _import(env, "threadpoolctl", "threadpoolctl")
     if threads is not None:
+        pin_threads(env, threads)
+    _record_threads(env)
+    return env
+
+
+def pin_threads(env, threads):
+    """Pin cnnext, PyTorch and the BLAS/OpenMP pools threadpoolctl knows to ``threads``.
+
+    May be called again with another count (the scaling run does, before each timed turn); the
+    first call records the settings that ``env.restore()`` puts back."""
+    if not env._undo_threads:
+        env._undo_threads = True
         if env.torch is not None:  # read before any change: it follows the OpenMP setting
             prev_torch = env.torch.get_num_threads()
             env._undo.append(("torch", lambda: env.torch.set_num_threads(prev_torch)))
         if env.cnnext is not None:
             env._undo.append(("cnnext", lambda: env.cnnext.set_num_threads(None)))
-        if env.tpc is not None:
+    if env.tpc is not None:
+        if env._limits is None:  # keeps the original limits for restore()
             env._limits = env.tpc.threadpool_limits(limits=threads)
-        if env.cnnext is not None:
-            env.cnnext.set_num_threads(threads)
-        if env.torch is not None:
-            env.torch.set_num_threads(threads)
-    _record_threads(env)
-    return env
+        else:
+            env.tpc.threadpool_limits(limits=threads)
+    if env.cnnext is not None:
+        env.cnnext.set_num_threads(threads)
+    if env.torch is not None:
+        env.torch.set_num_threads(threads)
 
 
 def _record_threads(env):

@@ -5,7 +5,8 @@ import os
 
 from .cases import IMPLS
 
-__all__ = ["fmt_time", "summarize", "table", "write_json", "write_png"]
+__all__ = ["fmt_time", "summarize", "table", "summarize_scaling", "scaling_table", "write_json",
+           "write_png"]
 
 HEAD = {"cnnext": "cnnext", "numpy": "NumPy ref", "torch": "PyTorch", "keras": "Keras"}
 PEERS = ("numpy", "torch", "keras")
@@ -124,6 +125,87 @@ def table(records, peak):
             extra = [f"{HEAD[k]} {v['check'].split()[-1]}" for k, v in rec["results"].items()
                      if v.get("check", "").startswith("val acc")]
             out.append(f"  * {rec['name']}: {rec['note']}" + (f": {', '.join(extra)}" if extra else ""))
+    out += notes.lines()
+    return "\n".join(out)
+
+
+def summarize_scaling(case, results, counts):
+    """One case's record of a scaling run: per implementation and thread count the times (as in
+    ``summarize``), the speedup over the first count, and cnnext's ratio to the fastest peer at
+    each count. ``results`` is keyed "impl@threads"."""
+    rec = {"group": case.group, "name": case.name, "shape": case.shape, "unit": case.unit,
+           "work": case.work, "scale": case.scale, "threads": list(counts), "results": {},
+           "speedup": {}, "fastest_peer": {}, "ratio_to_fastest_peer": {}}
+    if case.note:
+        rec["note"] = case.note
+    for n in counts:
+        one = summarize(case, {impl: results[f"{impl}@{n}"] for impl in IMPLS
+                               if f"{impl}@{n}" in results})
+        for impl, d in one["results"].items():
+            rec["results"].setdefault(impl, {})[str(n)] = d
+        if "ratio_to_fastest_peer" in one:
+            rec["fastest_peer"][str(n)] = one["fastest_peer"]
+            rec["ratio_to_fastest_peer"][str(n)] = one["ratio_to_fastest_peer"]
+    base = str(counts[0])
+    for impl, per in rec["results"].items():
+        if per.get(base, {}).get("status") == "ok":
+            rec["speedup"][impl] = {n: per[base]["min_s"] / d["min_s"] for n, d in per.items()
+                                    if d["status"] == "ok"}
+    return rec
+
+
+def scaling_table(records, counts):
+    """The text table of a scaling run: one row per case and implementation, a column per thread
+    count (time, and the speedup over the first count), then cnnext's ratio to the fastest peer."""
+    notes = _Notes()
+    plural = lambda n: f"{n} thread{'s' if n != 1 else ''}"  # noqa: E731
+    cols = ["case", "shape", "impl"] + [plural(n) for n in counts]
+    rows, groups = [], []
+    for rec in records:
+        first = True
+        for impl in IMPLS:
+            per = rec["results"].get(impl)
+            if not per:
+                continue
+            cells = []
+            for n in counts:
+                d = per.get(str(n))
+                cell = _cell(d, notes)
+                sp = rec["speedup"].get(impl, {}).get(str(n))
+                if n != counts[0] and sp is not None:
+                    cell += f" {sp:4.2f}x"
+                cells.append(cell)
+            if all(c.startswith("n/a") for c in cells) and len(set(cells)) == 1:
+                cells = [cells[0]] + [""] * (len(cells) - 1)
+            name = rec["name"] + (" *" if rec.get("note") else "")
+            rows.append([name if first else "", rec["shape"] if first else "", HEAD[impl]] + cells)
+            groups.append(rec)
+            first = False
+        if rec["ratio_to_fastest_peer"]:
+            rows.append(["", "", "vs fastest"] + [
+                f"{rec['ratio_to_fastest_peer'][str(n)]:.2f}x {HEAD[rec['fastest_peer'][str(n)]]}"
+                if str(n) in rec["ratio_to_fastest_peer"] else "—" for n in counts])
+            groups.append(rec)
+    widths = [max(len(str(r[j])) for r in rows + [cols]) for j in range(len(cols))]
+
+    def fmt(r):
+        return "  ".join(str(v).ljust(w) if j < 3 else str(v).rjust(w)
+                         for j, (v, w) in enumerate(zip(r, widths))).rstrip()
+    out = [fmt(cols), fmt(["-" * w for w in widths])]
+    prev = None
+    for rec, r in zip(groups, rows):
+        if prev is not None and rec is not prev:
+            out.append("")
+        prev = rec
+        out.append(fmt(r))
+    out.append("")
+    out.append(f"Times: minimum over the timed runs; 'N.NNx' = speedup over {plural(counts[0])} "
+               "(same implementation). All thread counts take turns in one run, each turn pinned "
+               "to its count first.")
+    out.append("'vs fastest' = the fastest peer's time / cnnext's time at that thread count.")
+    for rec in records:
+        if rec.get("note"):
+            out.append(f"  * {rec['name']}: {rec['note']}")
     out += notes.lines()
     return "\n".join(out)
 

@@ -2,6 +2,7 @@
 
     python3 benchmarks/run.py --quick             # about a minute on 2 cores
     python3 benchmarks/run.py --threads 1 --only conv,dense --json out.json --png
+    python3 benchmarks/run.py --scaling 1,2          # the seed model at 1 and 2 threads, interleaved
 
 Everything runs in one process; for each case the implementations are timed in turns (A, B, A, B,
 ...), the warm-up call is dropped (and its result checked against the NumPy reference), and the
@@ -29,10 +30,11 @@ if __package__ in (None, ""):  # run as a script: import the package from the re
     __package__ = "benchmarks"  # noqa: A001
 
 from benchmarks import peers  # noqa: E402
-from benchmarks.cases import op_cases  # noqa: E402
+from benchmarks.cases import dense_case, op_cases  # noqa: E402
 from benchmarks.harness import Budget, Failed, measure  # noqa: E402
 from benchmarks.model import model_cases  # noqa: E402
-from benchmarks.report import add_peak_share, summarize, table, write_json, write_png  # noqa: E402
+from benchmarks.report import (add_peak_share, scaling_table, summarize, summarize_scaling,  # noqa: E402
+                               table, write_json, write_png)
 
 GROUPS = ("conv", "pool", "act", "dense", "optim", "signal", "model")
 QUICK = dict(ops=Budget(min_runs=3, max_runs=10, seconds=0.4, slow=0.25),
@@ -48,6 +50,9 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true", help="fewer runs and a smaller model epoch (~1 min)")
     p.add_argument("--threads", type=int, metavar="N",
                    help="pin cnnext, PyTorch and NumPy's BLAS (threadpoolctl) to N threads")
+    p.add_argument("--scaling", metavar="COUNTS",
+                   help="comma-separated thread counts: time the selected cases (default: the model) "
+                        "at each, interleaved in one run, and print the speedups")
     p.add_argument("--only", metavar="GROUPS",
                    help=f"comma-separated groups to run, of: {','.join(GROUPS)}")
     p.add_argument("--isa", help="force a lower cnnext ISA (avx2, sse2, neon, scalar)")
@@ -60,6 +65,18 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.threads is not None and args.threads < 1:
         p.error(f"--threads must be positive. Received: --threads {args.threads}")
+    if args.scaling is not None:
+        if args.threads is not None:
+            p.error("--scaling sets the thread counts itself; leave out --threads")
+        try:
+            counts = [int(c) for c in args.scaling.split(",") if c.strip()]
+        except ValueError:
+            counts = []
+        if not counts or min(counts) < 1 or len(set(counts)) != len(counts):
+            p.error("--scaling must list distinct positive thread counts, such as 1,2,4. "
+                    f"Received: --scaling {args.scaling}")
+        args.scaling = counts
+        args.only = args.only or "model"
     if args.only:
         args.only = [g.strip() for g in args.only.split(",") if g.strip()]
         bad = [g for g in args.only if g not in GROUPS]
@@ -142,6 +159,19 @@ def _git_commit():
     return r.stdout.strip() or None if r.returncode == 0 else None
 
 
+def _document(args, env, argv, elapsed, **results):
+    """The JSON document: what ran where (machine, ISA, threads, versions, commit) and ``results``."""
+    return {
+        "suite": "cnnext", "schema": 1,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "argv": list(sys.argv[1:] if argv is None else argv), "quick": args.quick,
+        "machine": {"cpu": peers.cpu_model(), "cpus": os.cpu_count(), "platform": platform.platform(),
+                    "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
+        "isa": env.isa, "isa_best": env.isa_best, "threads": env.threads, "versions": env.versions,
+        "openmp": env.openmp, "git_commit": _git_commit(), "seconds": elapsed, **results,
+    }
+
+
 def main(argv=None, sizes=None, out=None):
     """Run the suite; ``sizes`` (tests only) replaces the case lists and the sgemm size."""
     args = parse_args(argv)
@@ -149,12 +179,18 @@ def main(argv=None, sizes=None, out=None):
     mode = QUICK if args.quick else FULL
     if sizes and "budget" in sizes:
         mode = dict(mode, **sizes["budget"])
+    want_keras = not args.no_keras and args.scaling is None
     try:
-        env = peers.setup(args.threads, args.isa, not args.no_torch, not args.no_keras)
+        env = peers.setup(args.threads, args.isa, not args.no_torch, want_keras)
     except ValueError as e:
         print(f"benchmarks/run.py: error: {e}", file=sys.stderr)
         return 2
+    if args.scaling is not None and not args.no_keras:
+        env.missing["keras"] = ("left out by --scaling: Keras sizes its thread pools (TensorFlow, "
+                                "XLA) once, when it starts")
     try:
+        if args.scaling is not None:
+            return _run_scaling(args, env, mode, sizes, out, argv)
         return _run(args, env, mode, sizes, out, argv)
     finally:
         env.restore()
@@ -180,23 +216,59 @@ def _run(args, env, mode, sizes, out, argv):
     print("", file=out)
     print(table(records, peak), file=out)
     elapsed = time.perf_counter() - t0
-    doc = {
-        "suite": "cnnext", "schema": 1,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "argv": list(sys.argv[1:] if argv is None else argv), "quick": args.quick,
-        "machine": {"cpu": peers.cpu_model(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                    "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
-        "isa": env.isa, "isa_best": env.isa_best, "threads": env.threads, "versions": env.versions,
-        "openmp": env.openmp, "git_commit": _git_commit(),
-        "peak": peak, "seconds": elapsed, "cases": records,
-    }
-    write_json(args.json, doc)
+    write_json(args.json, _document(args, env, argv, elapsed, peak=peak, cases=records))
     print(f"\nwrote {args.json} ({elapsed:.0f} s)", file=out)
     if args.png is not None:
         png = args.png or os.path.splitext(args.json)[0] + ".png"
         why = write_png(png, records, f"cnnext vs peers — {peers.cpu_model()}, isa {env.isa}, "
                                       f"{threads} thread{'s' if threads != 1 else ''}")
         print(f"wrote {png}" if why is None else f"no chart: {why}", file=out)
+    return 0
+
+
+
+def _run_scaling(args, env, mode, sizes, out, argv):
+    """Each selected case at every thread count of ``--scaling``, all in one ``measure``: the
+    implementation x thread-count variants take turns (cnnext@1, torch@1, cnnext@2, ...), each
+    turn pinned to its count first, so a machine that slows down during the run slows every count
+    alike. NumPy's OpenBLAS sgemm (the dense 2048^3 case) runs too, as the machine's own scaling."""
+    t0 = time.perf_counter()
+    counts = args.scaling
+    print(f"cnnext benchmark suite: scaling over {','.join(map(str, counts))} threads"
+          + (" (quick)" if args.quick else ""), file=out)
+    print("\n".join(peers.describe(env)), file=out, flush=True)
+    cases = select_cases(args, sizes)
+    gemm = (sizes or {}).get("scaling_reference") or dense_case(2048, 2048, 2048)
+    if not any(c.group == gemm.group and c.shape == gemm.shape for c in cases):
+        cases.append(gemm)
+    records = []
+    for i, case in enumerate(cases, 1):
+        print(f"[{i}/{len(cases)}] {case.name} {case.shape} ...", end="", file=sys.stderr, flush=True)
+        s = time.perf_counter()
+        try:
+            impls, checks = case.build(env)
+        except Exception as e:  # a defect in the suite itself: report it and keep going
+            impls, checks = {"numpy": Failed(f"building the case failed: {type(e).__name__}: {e}")}, {}
+        variants, vchecks, before = {}, {}, {}
+        for n in counts:
+            for impl, fn in impls.items():
+                key = f"{impl}@{n}"
+                variants[key] = fn
+                before[key] = (lambda n=n: peers.pin_threads(env, n))
+                if impl in checks:
+                    vchecks[key] = checks[impl]
+        budget = mode["model"] if case.group == "model" else mode["ops"]
+        results = measure(variants, budget, vchecks, before)
+        del impls, checks, variants
+        gc.collect()
+        records.append(summarize_scaling(case, results, counts))
+        print(f" {time.perf_counter() - s:.1f} s", file=sys.stderr, flush=True)
+    print("", file=out)
+    print(scaling_table(records, counts), file=out)
+    elapsed = time.perf_counter() - t0
+    write_json(args.json, _document(args, env, argv, elapsed, scaling={"threads": counts,
+                                                                         "cases": records}))
+    print(f"\nwrote {args.json} ({elapsed:.0f} s)", file=out)
     return 0
 
 

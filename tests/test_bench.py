@@ -95,12 +95,48 @@ def test_run_with_torch_checks_its_results(tmp_path, capsys):
             assert res["check"].startswith("max rel err"), rec
 
 
+def test_scaling_times_every_thread_count_in_one_run(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "s.json"
+    sizes = dict(tiny_sizes(), scaling_reference=cases.dense_case(8, 8, 8))
+    pinned = []
+    real_pin = peers.pin_threads
+    monkeypatch.setattr(peers, "pin_threads", lambda env, n: (pinned.append(n), real_pin(env, n)))
+    before = cnnext.get_num_threads()
+    argv = ["--scaling", "1,2", "--no-torch", "--only", "act,model", "--json", str(path)]
+    assert main(argv, sizes=sizes) == 0
+    assert cnnext.get_num_threads() == before  # the pinning is undone
+    assert set(pinned) == {1, 2}
+    text = capsys.readouterr().out
+    assert "1 thread" in text and "2 threads" in text and "speedup over 1 thread" in text
+    assert "left out by --scaling" in text  # Keras cannot change its thread count mid-run
+    doc = json.loads(path.read_text())
+    assert doc["scaling"]["threads"] == [1, 2] and "cases" not in doc
+    recs = doc["scaling"]["cases"]
+    assert {r["group"] for r in recs} == {"act", "model", "dense"}  # dense: the sgemm reference
+    for rec in recs:
+        assert rec["threads"] == [1, 2]
+        if rec["group"] == "model":
+            assert set(rec["results"]["cnnext"]) == {"1", "2"}
+            continue
+        for impl in ("cnnext", "numpy"):
+            per = rec["results"][impl]
+            assert per["1"]["status"] == per["2"]["status"] == "ok", rec
+            assert rec["speedup"][impl]["1"] == 1.0
+            assert rec["speedup"][impl]["2"] == pytest.approx(per["1"]["min_s"] / per["2"]["min_s"])
+        assert set(rec["ratio_to_fastest_peer"]) == {"1", "2"}
+
+
 def test_bad_arguments_are_rejected(capsys):
     with pytest.raises(SystemExit):
         main(["--only", "conv,bogus"])
     assert "--only must name groups among" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--threads", "0"])
+    for bad in (["--scaling", "0,2"], ["--scaling", "1,1"], ["--scaling", "one"],
+                ["--scaling", "1,2", "--threads", "2"]):
+        with pytest.raises(SystemExit):
+            main(bad)
+        assert "--scaling" in capsys.readouterr().err
     assert main(["--isa", "no-such-isa", "--no-torch", "--no-keras"]) == 2
 
 
@@ -159,6 +195,15 @@ def test_measure_interleaves_and_drops_warmup():
     assert calls == ["a", "b"] * 4  # one warm-up each, then three rounds in turn
     assert res["a"].runs == 3 and res["b"].runs == 3
     assert res["c"].status == "unavailable" and res["c"].reason == "c is missing"
+
+
+def test_measure_runs_before_hooks_ahead_of_each_turn():
+    calls = []
+    impls = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    before = {"a": lambda: calls.append("pin a")}
+    harness.measure(impls, harness.Budget(min_runs=2, max_runs=2, seconds=0, min_sample=0,
+                                          settle=0), before=before)
+    assert calls == ["pin a", "a", "b"] * 3  # warm-up and two rounds, each turn of a pinned first
 
 
 def test_measure_settles_before_each_sample():
