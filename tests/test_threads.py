@@ -4,6 +4,7 @@ during calls, and multiprocessing's fork start method after OpenMP teams ran.
 Every op is deterministic whatever the thread count, so all comparisons are bitwise.
 """
 import multiprocessing as mp
+import os
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -212,3 +213,28 @@ def test_spawn_child_keeps_threads(default_threads):
         results, nthreads = pool.apply_async(_spawn_task, (7,)).get(FORK_TIMEOUT)
     assert not _mismatches(results, expected)
     assert nthreads == cnnext.get_num_threads()
+
+
+@pytest.mark.skipif(not cnnext._core.openmp_enabled(), reason="built without OpenMP")
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
+def test_ops_of_different_sizes_reuse_the_same_threads(default_threads):
+    # Ops that split over fewer threads than the team (a batch-32 convolution's transforms, a
+    # small bias sum) between ops that use all of them must not shrink the OpenMP team: GNU
+    # libgomp ends the threads a smaller team leaves out and creates new ones for the next larger
+    # team, which cost more than the ops themselves at 16 threads.
+    cnnext.set_num_threads(8)
+    rng = np.random.default_rng(0)
+    big = rng.standard_normal(1 << 22).astype(np.float32)
+    x = rng.standard_normal((32, 13, 13, 32)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 32, 64)).astype(np.float32)
+
+    def step():
+        cnnext.ops.relu(big)
+        cnnext.ops.conv2d(x, w)
+
+    step()
+    before = set(os.listdir("/proc/self/task"))
+    for _ in range(10):
+        step()
+    after = set(os.listdir("/proc/self/task"))
+    assert after - before == set(), f"{len(after - before)} threads created after the first step"
