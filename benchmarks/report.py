@@ -110,7 +110,7 @@ def table(records, peak):
     out.append("Times: minimum over the timed runs (warm-up dropped; medians in the JSON). "
                "'vs fastest peer' = fastest peer's time / cnnext's time (>1: cnnext faster).")
     out.append("Rates count the nominal FLOPs (2 per multiply-add; the model: 3x its forward "
-               "FLOPs per image trained) or the minimum bytes read + written.")
+               "FLOPs per image trained), the minimum bytes read + written, or training steps.")
     if peak:
         th = f"{peak['threads']} thread{'s' if peak['threads'] != 1 else ''}"
         out.append(f"% sgemm = cnnext's rate / the best OpenBLAS sgemm {peak['n']}^3 rate in this run: "

@@ -28,7 +28,8 @@ def tiny_sizes():
             cases.act_case("leaky_relu6", (3, 5)),
             cases.act_case("softmax", (3, 5)), cases.dense_case(4, 6, 5), cases.adam_case(),
             cases.convolve2d_case(9, 3)]
-    return {"ops": ops, "model": [model.model_case("predict", 32, 32)], "peak_n": 64,
+    return {"ops": ops, "model": [model.model_case("predict", 32, 32), model.tiny_case(64)],
+            "peak_n": 64,
             "budget": TINY_BUDGET}
 
 
@@ -44,7 +45,11 @@ def test_run_without_peers_writes_json_and_table(tmp_path, capsys):
     for key in ("created", "machine", "isa", "threads", "versions", "peak", "cases", "quick", "git_commit"):
         assert key in doc, key
     assert doc["peak"]["gflops"] > 0
-    assert len(doc["cases"]) == len(tiny_sizes()["ops"]) + 1
+    assert len(doc["cases"]) == len(tiny_sizes()["ops"]) + 2
+    tiny = next(r for r in doc["cases"] if r["name"] == "tiny model fit step")
+    res = tiny["results"]["cnnext"]
+    assert res["status"] == "ok" and res["check"].startswith("val acc")
+    assert tiny["unit"] == "steps/s" and res["rate"] == pytest.approx(1 / res["min_s"])
     for rec in doc["cases"]:
         for key in ("group", "name", "shape", "unit", "work", "results"):
             assert key in rec, key
