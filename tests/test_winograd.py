@@ -202,11 +202,11 @@ def test_non_finite_values_stay_where_numpy_puts_them(isa, bad, hw):
     np.testing.assert_array_equal(np.isnan(yk), np.isnan(refk))
 
 
-def _assert_same_bits_at_1_2_3_threads(run):
+def _assert_same_bits_at(run, counts=(1, 2, 3)):
     saved = cnnext.get_num_threads()
     try:
         outs = []
-        for n in (1, 2, 3):
+        for n in counts:
             cnnext.set_num_threads(n)
             outs.append(run())
     finally:
@@ -217,22 +217,28 @@ def _assert_same_bits_at_1_2_3_threads(run):
 
 @pytest.mark.parametrize("hw", [13, 10])  # F(4x4), F(2x2)
 def test_thread_count_does_not_change_bits(hw):
+    # 32 threads: more than the blocks of tiles, whose transforms and (block, point) products
+    # are then scheduled over all threads (the same calls: the same bits).
     x, w = _data((19, hw, hw, 32), np.float32, 14), _data((3, 3, 32, 64), np.float32, 15)
-    _assert_same_bits_at_1_2_3_threads(
-        lambda: ops.conv2d(x, w, padding="same", activation="relu"))
+    _assert_same_bits_at(
+        lambda: ops.conv2d(x, w, padding="same", activation="relu"), counts=(1, 2, 3, 32))
 
 
+@pytest.mark.parametrize("n", [150, 32])  # 150: 4 or more partial sums; 32: 2 (the seed's)
 @pytest.mark.parametrize("hw", [13, 11])  # 11x11 output: F(4x4); 9x9: F(2x2)
-def test_backprop_kernel_thread_count_does_not_change_bits(hw):
-    x = _data((150, hw, hw, 32), np.float32, 26)
-    dy = _data((150, hw - 2, hw - 2, 64), np.float32, 27)
-    _assert_same_bits_at_1_2_3_threads(lambda: ops.conv2d_backprop_kernel(x, dy, (3, 3, 32, 64)))
+def test_backprop_kernel_thread_count_does_not_change_bits(hw, n):
+    # With more threads than partial sums, the blocks' transforms and the (partial sum, point)
+    # products are scheduled over all threads instead of a partial sum per thread: same bits.
+    x = _data((n, hw, hw, 32), np.float32, 26)
+    dy = _data((n, hw - 2, hw - 2, 64), np.float32, 27)
+    _assert_same_bits_at(lambda: ops.conv2d_backprop_kernel(x, dy, (3, 3, 32, 64)),
+                                       counts=(1, 2, 3, 32))
 
 
 def test_backprop_input_thread_count_does_not_change_bits():
     w, dy = _data((3, 3, 32, 64), np.float32, 28), _data((40, 11, 11, 64), np.float32, 29)
-    _assert_same_bits_at_1_2_3_threads(
-        lambda: ops.conv2d_backprop_input(dy, w, (40, 13, 13, 32)))
+    _assert_same_bits_at(
+        lambda: ops.conv2d_backprop_input(dy, w, (40, 13, 13, 32)), counts=(1, 2, 3, 32))
 
 
 # Max |error| / max |result| of float32 vs the float64 oracle on randn data, C = F = 64, measured

@@ -121,6 +121,9 @@ constexpr int64_t kWinogradMinF = 16;
 // block, whose GEMMs would be too short otherwise: 0.9x the time at 13x13, 32 -> 64 channels).
 constexpr int64_t kWinogradBlockBytes = 256 * 1024;
 constexpr int64_t kWinogradDwBlockBytes = 512 * 1024;  // kernel gradient: longer GEMM K (tiles)
+// Transforms held at once where a small problem spreads over more threads than it has blocks of
+// tiles (or kernel-gradient chunks): the per-block workspace then becomes one for all blocks.
+constexpr int64_t kWinogradWideBytes = 16 << 20;
 
 bool use_winograd(const ConvGeom& g) {
   return g.KH == 3 && g.KW == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 &&
@@ -223,17 +226,45 @@ bool conv2d_winograd(const ConvGeom& g, int m, const T* x, const T* kernel, cons
   const int64_t tb = blocks.most;
   auto zero = zeros<T>(C);
   const GemmEpilogue<T> plain;
-  parallel_for(0, blocks.nblocks, grain_for(2 * P * tb * C * F), [&](int64_t b0, int64_t b1) {
-    auto V = buffer<T>(P * tb * C), M = buffer<T>(P * tb * F);
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t t0 = blocks.begin(b), t1 = blocks.begin(b + 1), nt = t1 - t0;
-      if (nt == 0) continue;
-      wt.transform_input(g, x, t0, t1, zero.get(), V.get());
-      for (int64_t xi = 0; xi < P; ++xi)
-        gk.gemm(nt, F, C, V.get() + xi * nt * C, C, 1, packed.get() + xi * pb,
-                M.get() + xi * nt * F, F, plain);
-      wt.transform_output(g, M.get(), t0, t1, bias, act, y);
+  // M[xi] (nt x F) = V[xi] (nt x C) . U[xi] (C x F) for one block's transforms V, M.
+  const auto point = [&](const T* V, T* M, int64_t nt, int64_t xi) {
+    gk.gemm(nt, F, C, V + xi * nt * C, C, 1, packed.get() + xi * pb, M + xi * nt * F, F, plain);
+  };
+  const int64_t nb = blocks.nblocks;
+  if (nb >= get_num_threads() || nb * tb * P * (C + F) * int64_t(sizeof(T)) > kWinogradWideBytes) {
+    parallel_for(0, nb, grain_for(2 * P * tb * C * F), [&](int64_t b0, int64_t b1) {
+      auto V = buffer<T>(P * tb * C), M = buffer<T>(P * tb * F);
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t t0 = blocks.begin(b), t1 = blocks.begin(b + 1);
+        if (t0 == t1) continue;
+        wt.transform_input(g, x, t0, t1, zero.get(), V.get());
+        for (int64_t xi = 0; xi < P; ++xi) point(V.get(), M.get(), t1 - t0, xi);
+        wt.transform_output(g, M.get(), t0, t1, bias, act, y);
+      }
+    });
+    return true;
+  }
+  // Fewer blocks than threads (a small batch on many cores): the same calls, scheduled wider:
+  // every block's input transform, then every (block, point) product, then every block's output
+  // transform, each over all threads, with every block's workspace at b * tb * P * (C or F).
+  auto V = buffer<T>(nb * tb * P * C), M = buffer<T>(nb * tb * P * F);
+  parallel_for(0, nb, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      if (blocks.begin(b) < blocks.begin(b + 1))
+        wt.transform_input(g, x, blocks.begin(b), blocks.begin(b + 1), zero.get(),
+                           V.get() + b * tb * P * C);
+  });
+  parallel_for(0, nb * P, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t b = i / P, nt = blocks.begin(b + 1) - blocks.begin(b);
+      if (nt > 0) point(V.get() + b * tb * P * C, M.get() + b * tb * P * F, nt, i % P);
     }
+  });
+  parallel_for(0, nb, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      if (blocks.begin(b) < blocks.begin(b + 1))
+        wt.transform_output(g, M.get() + b * tb * P * F, blocks.begin(b), blocks.begin(b + 1),
+                            bias, act, y);
   });
   return true;
 }
@@ -261,23 +292,69 @@ bool conv2d_backprop_kernel_winograd(const ConvGeom& g, int m, const T* x, const
   const int64_t tb = block < chunk ? block : chunk;
   auto partial = buffer<T>(nchunks * MF);
   auto zero = zeros<T>(C > F ? C : F);
-  parallel_chunks(0, tiles, chunk, [&](int64_t ci, int64_t q0, int64_t q1) {
-    auto V = buffer<T>(P * tb * C), Ye = buffer<T>(P * tb * F);
-    auto pb = buffer<T>(gk.packed_b_size(tb, F));
-    T* acc = partial.get() + ci * MF;
+  // One block of tiles' contribution to point xi of a chunk's partial sum: acc[xi] (C x F) (+)=
+  // V[xi]^T (C x nt) . Ye[xi] (nt x F), V and Ye the block's transforms (P x nt x C, P x nt x F).
+  const auto point = [&](const T* V, const T* Ye, int64_t nt, int64_t xi, T* acc, bool first,
+                         T* pb) {
     GemmEpilogue<T> ep;
-    for (int64_t t0 = q0; t0 < q1; t0 += tb) {
-      const int64_t t1 = t0 + tb < q1 ? t0 + tb : q1, nt = t1 - t0;
-      wt.transform_input(g, x, t0, t1, zero.get(), V.get());
-      wt.transform_dy(g, dy, t0, t1, zero.get(), Ye.get());
-      for (int64_t xi = 0; xi < P; ++xi) {
-        // acc[xi] (C x F) += V[xi]^T (C x nt) . Ye[xi] (nt x F)
-        gk.pack_b(nt, F, Ye.get() + xi * nt * F, F, 1, pb.get());
-        gk.gemm(C, F, nt, V.get() + xi * nt * C, 1, C, pb.get(), acc + xi * C * F, F, ep);
+    ep.accumulate = !first;
+    gk.pack_b(nt, F, Ye + xi * nt * F, F, 1, pb);
+    gk.gemm(C, F, nt, V + xi * nt * C, 1, C, pb, acc + xi * C * F, F, ep);
+  };
+  const int64_t bpc = (chunk + tb - 1) / tb;  // blocks per (full) chunk
+  const int64_t chunk_bytes = chunk * P * (C + F) * int64_t(sizeof(T));
+  if (nchunks >= get_num_threads() || chunk_bytes > kWinogradWideBytes) {
+    // A chunk per thread (or more), its blocks streamed through one block of workspace.
+    parallel_chunks(0, tiles, chunk, [&](int64_t ci, int64_t q0, int64_t q1) {
+      auto V = buffer<T>(P * tb * C), Ye = buffer<T>(P * tb * F);
+      auto pb = buffer<T>(gk.packed_b_size(tb, F));
+      for (int64_t t0 = q0; t0 < q1; t0 += tb) {
+        const int64_t t1 = t0 + tb < q1 ? t0 + tb : q1;
+        wt.transform_input(g, x, t0, t1, zero.get(), V.get());
+        wt.transform_dy(g, dy, t0, t1, zero.get(), Ye.get());
+        for (int64_t xi = 0; xi < P; ++xi)
+          point(V.get(), Ye.get(), t1 - t0, xi, partial.get() + ci * MF, t0 == q0, pb.get());
       }
-      ep.accumulate = true;
+    });
+  } else {
+    // Fewer chunks than threads (a small batch on many cores): the same calls, scheduled wider.
+    // Slabs of whole chunks have their blocks transformed (threads over blocks), then every
+    // (chunk, point) adds its chunk's blocks in order (threads over those pairs), so each partial
+    // sum sees exactly the additions of the branch above: the same bits, more workers.
+    const int64_t per_slab = kWinogradWideBytes / chunk_bytes;
+    auto V = buffer<T>(per_slab * chunk * P * C), Ye = buffer<T>(per_slab * chunk * P * F);
+    const auto block_tiles = [&](int64_t c, int64_t b, int64_t* t0, int64_t* t1) {
+      const int64_t q1 = (c + 1) * chunk < tiles ? (c + 1) * chunk : tiles;
+      *t0 = c * chunk + b * tb;
+      *t1 = *t0 + tb < q1 ? *t0 + tb : q1;
+      return *t0 < *t1;
+    };
+    for (int64_t c0 = 0; c0 < nchunks; c0 += per_slab) {
+      const int64_t nc = nchunks - c0 < per_slab ? nchunks - c0 : per_slab;
+      // Block b of slab chunk j: its transforms at (j * chunk + b * tb) * P * (C or F).
+      parallel_for(0, nc * bpc, 1, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          const int64_t j = i / bpc, b = i % bpc, at = j * chunk + b * tb;
+          int64_t t0, t1;
+          if (!block_tiles(c0 + j, b, &t0, &t1)) continue;
+          wt.transform_input(g, x, t0, t1, zero.get(), V.get() + at * P * C);
+          wt.transform_dy(g, dy, t0, t1, zero.get(), Ye.get() + at * P * F);
+        }
+      });
+      parallel_for(0, nc * P, 1, [&](int64_t i0, int64_t i1) {
+        auto pb = buffer<T>(gk.packed_b_size(tb, F));
+        for (int64_t i = i0; i < i1; ++i) {
+          const int64_t j = i / P, xi = i % P;
+          int64_t t0, t1;
+          for (int64_t b = 0; block_tiles(c0 + j, b, &t0, &t1); ++b) {
+            const int64_t at = j * chunk + b * tb;
+            point(V.get() + at * P * C, Ye.get() + at * P * F, t1 - t0, xi,
+                  partial.get() + (c0 + j) * MF, b == 0, pb.get());
+          }
+        }
+      });
     }
-  });
+  }
   sum_partials(partial.get(), nchunks, MF, partial.get());
   transform_pairs(wt, true, C, F, partial.get(), dkernel);
   return true;
