@@ -180,6 +180,47 @@ CNNEXT_INLINE lane_t<V> hmax_nan(V v) {
 // polynomial (float, ~1 ulp) or a Pade approximant (double, ~1 ulp) on |r| <= ln2/2;
 // 4. scale by 2^n built from exponent bits, in two halves so n may reach the overflow edge.
 // x > log(MAX) gives +inf, x below the normal range gives 0 (no subnormal results), NaN stays NaN.
+//
+// Steps 1-3 for a clamped x: returns exp(r) and sets n (a whole number, as a float).
+template <class V>
+CNNEXT_INLINE V exp_reduced(V xc, V* n_out) {
+  using T = lane_t<V>;
+  constexpr bool f32 = sizeof(T) == 4;
+  const V magic = splat<V>(f32 ? T(12582912.0) : T(6755399441055744.0));  // 1.5 * 2^(mantissa bits)
+  V t = xc * splat<V>(T(1.4426950408889634)) + magic;
+  V n = t - magic;
+  V r = xc - n * splat<V>(f32 ? T(0.693359375) : T(6.93145751953125E-1));
+  r = r - n * splat<V>(f32 ? T(-2.12194440e-4) : T(1.42860682030941723212E-6));
+  *n_out = n;
+  V z = r * r;
+  if constexpr (f32) {
+    V p = splat<V>(T(1.9875691500E-4));
+    p = p * r + splat<V>(T(1.3981999507E-3));
+    p = p * r + splat<V>(T(8.3334519073E-3));
+    p = p * r + splat<V>(T(4.1665795894E-2));
+    p = p * r + splat<V>(T(1.6666665459E-1));
+    p = p * r + splat<V>(T(5.0000001201E-1));
+    return p * z + r + splat<V>(T(1));
+  } else {
+    V P = splat<V>(T(1.26177193074810590878E-4));
+    P = P * z + splat<V>(T(3.02994407707441961300E-2));
+    P = P * z + splat<V>(T(9.99999999999999999910E-1));
+    V Q = splat<V>(T(3.00198505138664455042E-6));
+    Q = Q * z + splat<V>(T(2.52448340349684104192E-3));
+    Q = Q * z + splat<V>(T(2.27265548208155028766E-1));
+    Q = Q * z + splat<V>(T(2.00000000000000000009E0));
+    V px = r * P;
+    return splat<V>(T(1)) + splat<V>(T(2)) * px / (Q - px);
+  }
+}
+
+// 2^n for whole n (as floats) in the normal exponent range, from exponent bits.
+template <class V>
+CNNEXT_INLINE V exp2_whole(int_t<V> n) {
+  constexpr bool f32 = sizeof(lane_t<V>) == 4;
+  return bit_cast<V>(int_t<V>((n + splat<int_t<V>>(f32 ? 127 : 1023)) << (f32 ? 23 : 52)));
+}
+
 template <class V>
 CNNEXT_INLINE V vexp(V x) {
   using T = lane_t<V>;
@@ -189,43 +230,28 @@ CNNEXT_INLINE V vexp(V x) {
   const V lo = splat<V>(f32 ? T(-87.33654475) : T(-708.3964185322641));
   V xc = select(x > hi, hi, x);
   xc = select(xc >= lo, xc, lo);  // NaN -> lo too: n stays small, no UB in the int conversion/shift
-  const V magic = splat<V>(f32 ? T(12582912.0) : T(6755399441055744.0));  // 1.5 * 2^(mantissa bits)
-  V t = xc * splat<V>(T(1.4426950408889634)) + magic;
-  V n = t - magic;
-  V r = xc - n * splat<V>(f32 ? T(0.693359375) : T(6.93145751953125E-1));
-  r = r - n * splat<V>(f32 ? T(-2.12194440e-4) : T(1.42860682030941723212E-6));
-  V p;
-  if constexpr (f32) {
-    V z = r * r;
-    p = splat<V>(T(1.9875691500E-4));
-    p = p * r + splat<V>(T(1.3981999507E-3));
-    p = p * r + splat<V>(T(8.3334519073E-3));
-    p = p * r + splat<V>(T(4.1665795894E-2));
-    p = p * r + splat<V>(T(1.6666665459E-1));
-    p = p * r + splat<V>(T(5.0000001201E-1));
-    p = p * z + r + splat<V>(T(1));
-  } else {
-    V z = r * r;
-    V P = splat<V>(T(1.26177193074810590878E-4));
-    P = P * z + splat<V>(T(3.02994407707441961300E-2));
-    P = P * z + splat<V>(T(9.99999999999999999910E-1));
-    V Q = splat<V>(T(3.00198505138664455042E-6));
-    Q = Q * z + splat<V>(T(2.52448340349684104192E-3));
-    Q = Q * z + splat<V>(T(2.27265548208155028766E-1));
-    Q = Q * z + splat<V>(T(2.00000000000000000009E0));
-    V px = r * P;
-    p = splat<V>(T(1)) + splat<V>(T(2)) * px / (Q - px);
-  }
+  V n;
+  const V p = exp_reduced(xc, &n);
   // 2^n = 2^(n - n/2) * 2^(n/2): each half stays inside the normal exponent range.
   I ni = convert<I>(n);
   I h1 = ni >> 1;
-  I h2 = ni - h1;
-  constexpr int shift = f32 ? 23 : 52;
-  const I bias = splat<I>(f32 ? 127 : 1023);
-  V s1 = bit_cast<V>(I((h1 + bias) << shift));
-  V s2 = bit_cast<V>(I((h2 + bias) << shift));
-  V res = p * s1 * s2;
+  V res = p * exp2_whole<V>(h1) * exp2_whole<V>(I(ni - h1));
   res = select(x > hi, splat<V>(T(__builtin_inf())), res);
+  res = select(x < lo, splat<V>(T(0)), res);
+  return select(x != x, x, res);
+}
+
+// exp(x) for x <= 0 (or NaN), as vexp gives it there, with less work: no overflow edge, so 2^n
+// (n in [-126, 0], or [-1022, 0]) is one exponent-bits scale. Softmax's exp(x - max) and
+// sigmoid's exp(-|x|) take this form.
+template <class V>
+CNNEXT_INLINE V vexp_nonpos(V x) {
+  using T = lane_t<V>;
+  const V lo = splat<V>(sizeof(T) == 4 ? T(-87.33654475) : T(-708.3964185322641));
+  const V xc = select(x >= lo, x, lo);  // NaN -> lo too (see vexp)
+  V n;
+  const V p = exp_reduced(xc, &n);
+  V res = p * exp2_whole<V>(convert<int_t<V>>(n));
   res = select(x < lo, splat<V>(T(0)), res);
   return select(x != x, x, res);
 }

@@ -12,7 +12,7 @@ namespace CNNEXT_ISA_NS {
 template <class V>
 CNNEXT_INLINE V vsigmoid(V x) {
   using T = lane_t<V>;
-  V e = vexp(-vabs(x));
+  V e = vexp_nonpos(-vabs(x));
   V s = splat<V>(T(1)) / (splat<V>(T(1)) + e);
   return select(x < splat<V>(T(0)), e * s, s);
 }

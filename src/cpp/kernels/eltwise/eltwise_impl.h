@@ -121,12 +121,12 @@ CNNEXT_INLINE T row_exp_sum(const T* x, T* e, int64_t c, T m) {
   V s = splat<V>(0);
   int64_t i = 0;
   for (; i + W <= c; i += W) {
-    V v = vexp(load<V>(x + i) - mv);
+    V v = vexp_nonpos(load<V>(x + i) - mv);
     if (e) store(e + i, v);
     s += v;
   }
   if (i < c) {  // fill -inf -> exp 0 (or NaN when m is -inf, where the whole row is NaN anyway)
-    V v = vexp(load_partial<V>(x + i, int(c - i), T(kNegInf)) - mv);
+    V v = vexp_nonpos(load_partial<V>(x + i, int(c - i), T(kNegInf)) - mv);
     if (e) store_partial(e + i, v, int(c - i));
     s += v;
   }
@@ -166,7 +166,7 @@ void softmax_small_rows(const T* x, T* y, int64_t rows, int64_t c) {
     T* yb = y + off;
     rows_max(xb, red, nr, c);
     spread(red, buf, nr, c);
-    map_binary(xb, buf, yb, nr * c, [](auto v, auto m) { return vexp(v - m); });
+    map_binary(xb, buf, yb, nr * c, [](auto v, auto m) { return vexp_nonpos(v - m); });
     rows_sum(yb, yb, red, nr, c, [](T e, T) { return e; });
     for (int64_t r = 0; r < nr; ++r) red[r] = T(1) / red[r];
     spread(red, buf, nr, c);
@@ -182,7 +182,7 @@ void log_softmax_small_rows(const T* x, T* y, int64_t rows, int64_t c) {
     T* yb = y + off;
     rows_max(xb, red, nr, c);
     spread(red, mx, nr, c);
-    map_binary(xb, mx, ls, nr * c, [](auto v, auto m) { return vexp(v - m); });
+    map_binary(xb, mx, ls, nr * c, [](auto v, auto m) { return vexp_nonpos(v - m); });
     rows_sum(ls, ls, red, nr, c, [](T e, T) { return e; });
     map_unary(red, red, nr, [](auto v) { return vlog(v); });
     spread(red, ls, nr, c);
@@ -285,7 +285,7 @@ void strip_exp_sum(const T* x, T* e, const T* mx, T* sm, int64_t w, int64_t c, i
   for (int64_t i = 0; i < c; ++i)
     lanes_of<T>(w, [&](auto z, int64_t j) {
       using V = decltype(z);
-      V v = vexp(load<V>(x + i * st + j) - load<V>(mx + j));
+      V v = vexp_nonpos(load<V>(x + i * st + j) - load<V>(mx + j));
       if (e) store(e + i * st + j, v);
       store(sm + j, load<V>(sm + j) + v);
     });

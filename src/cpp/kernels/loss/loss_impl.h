@@ -112,7 +112,7 @@ struct BceLogitsTerm {
   template <class V>
   CNNEXT_INLINE V operator()(V, int64_t i) const {
     const V zero = splat<V>(T(0)), one = splat<V>(T(1)), Y = load<V>(y + i), X = load<V>(x + i);
-    const V e = vexp(-vabs(X));  // in (0, 1]; NaN for NaN
+    const V e = vexp_nonpos(-vabs(X));  // in (0, 1]; NaN for NaN
     if constexpr (Grad) {
       const V s = one / (one + e);  // sigmoid(|x|); sigmoid(-|x|) = e * s
       store(g + i, (select(X < zero, e * s, s) - Y) * splat<V>(gs));
@@ -186,7 +186,7 @@ T cce_logits_row(const Tgt& tgt, const T* x, T* g, int64_t k, T gs) {
   const T m = row_max(x, k);
   const T s = row_sum<T>(k, [&](auto z, int64_t i) {
     using V = decltype(z);
-    const V e = vexp(load<V>(x + i) - splat<V>(m));
+    const V e = vexp_nonpos(load<V>(x + i) - splat<V>(m));
     if constexpr (Grad) store(g + i, e);
     return e;
   });
@@ -233,7 +233,7 @@ void cce_logits_block(const T* y, const T* x, T* loss, T* g, int64_t nr, int64_t
   rows_max(x, red, nr, k);
   spread(red, w, nr, k);
   map_binary(x, w, d, n, [](auto v, auto m) { return v - m; });  // d = x - max
-  map_unary(d, e, n, [](auto v) { return vexp(v); });            // e = exp(x - max)
+  map_unary(d, e, n, [](auto v) { return vexp_nonpos(v); });     // e = exp(x - max)
   rows_sum(e, e, s, nr, k, first<T>);                             // s = sum(e)
   map_unary(s, red, nr, [](auto v) { return vlog(v); });
   spread(red, w, nr, k);
