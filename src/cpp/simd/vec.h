@@ -1,4 +1,5 @@
-// A tiny vector API written once over GCC/Clang vector extensions, compiled once per ISA.
+// A tiny vector API written once over GCC/Clang vector extensions, compiled once per ISA (one
+// AVX-512 intrinsic, in scale_pow2).
 //
 // Include "simd/isa_<isa>.h" first: it defines CNNEXT_ISA_NS (the namespace every symbol here goes
 // into, so the per-ISA copies never collide at link time -- numpy#25274) and CNNEXT_VEC_BYTES
@@ -20,6 +21,10 @@
 #include <cstring>
 #include <type_traits>
 #include <utility>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>  // vscalef in scale_pow2, the one intrinsic here
+#endif
 
 #define CNNEXT_INLINE inline __attribute__((always_inline))
 
@@ -178,7 +183,8 @@ CNNEXT_INLINE lane_t<V> hmax_nan(V v) {
 // exp(x), lane-wise. Method (Cephes expf/exp): 1. n = round(x / ln2) with the 1.5*2^p trick;
 // 2. r = x - n*ln2, ln2 split into hi/lo parts so r is exact; 3. exp(r) by a degree-6
 // polynomial (float, ~1 ulp) or a Pade approximant (double, ~1 ulp) on |r| <= ln2/2;
-// 4. scale by 2^n built from exponent bits, in two halves so n may reach the overflow edge.
+// 4. scale by 2^n (scale_pow2: vscalef, or exponent bits in two halves so n may reach the
+// overflow edge).
 // x > log(MAX) gives +inf, x below the normal range gives 0 (no subnormal results), NaN stays NaN.
 //
 // Steps 1-3 for a clamped x: returns exp(r) and sets n (a whole number, as a float).
@@ -221,10 +227,33 @@ CNNEXT_INLINE V exp2_whole(int_t<V> n) {
   return bit_cast<V>(int_t<V>((n + splat<int_t<V>>(f32 ? 127 : 1023)) << (f32 ? 23 : 52)));
 }
 
+// p * 2^n for whole n (as floats): one AVX-512 vscalef, which rounds once like the exact
+// power-of-two products below (the same bits); `wide` allows n up to the overflow edge (two
+// factors, each in the normal range), else n must be in [min exponent, 0].
+template <bool wide, class V>
+CNNEXT_INLINE V scale_pow2(V p, V n) {
+#if defined(__AVX512F__)
+  // (The zero-masking forms with every lane selected: GCC 12's plain _mm512_scalef_* start from
+  // an undefined vector and warn -Wmaybe-uninitialized at every use.)
+  if constexpr (sizeof(V) == 64 && sizeof(lane_t<V>) == 4)
+    return (V)_mm512_maskz_scalef_ps(__mmask16(0xFFFF), (__m512)p, (__m512)n);
+  if constexpr (sizeof(V) == 64 && sizeof(lane_t<V>) == 8)
+    return (V)_mm512_maskz_scalef_pd(__mmask8(0xFF), (__m512d)p, (__m512d)n);
+#endif
+  using I = int_t<V>;
+  const I ni = convert<I>(n);
+  if constexpr (!wide) {
+    return p * exp2_whole<V>(ni);
+  } else {
+    // 2^n = 2^(n - n/2) * 2^(n/2): each half stays inside the normal exponent range.
+    const I h1 = ni >> 1;
+    return p * exp2_whole<V>(h1) * exp2_whole<V>(I(ni - h1));
+  }
+}
+
 template <class V>
 CNNEXT_INLINE V vexp(V x) {
   using T = lane_t<V>;
-  using I = int_t<V>;
   constexpr bool f32 = sizeof(T) == 4;
   const V hi = splat<V>(f32 ? T(88.72283905206835) : T(709.782712893384));
   const V lo = splat<V>(f32 ? T(-87.33654475) : T(-708.3964185322641));
@@ -232,10 +261,7 @@ CNNEXT_INLINE V vexp(V x) {
   xc = select(xc >= lo, xc, lo);  // NaN -> lo too: n stays small, no UB in the int conversion/shift
   V n;
   const V p = exp_reduced(xc, &n);
-  // 2^n = 2^(n - n/2) * 2^(n/2): each half stays inside the normal exponent range.
-  I ni = convert<I>(n);
-  I h1 = ni >> 1;
-  V res = p * exp2_whole<V>(h1) * exp2_whole<V>(I(ni - h1));
+  V res = scale_pow2<true>(p, n);
   res = select(x > hi, splat<V>(T(__builtin_inf())), res);
   res = select(x < lo, splat<V>(T(0)), res);
   return select(x != x, x, res);
@@ -251,7 +277,7 @@ CNNEXT_INLINE V vexp_nonpos(V x) {
   const V xc = select(x >= lo, x, lo);  // NaN -> lo too (see vexp)
   V n;
   const V p = exp_reduced(xc, &n);
-  V res = p * exp2_whole<V>(convert<int_t<V>>(n));
+  V res = scale_pow2<false>(p, n);
   res = select(x < lo, splat<V>(T(0)), res);
   return select(x != x, x, res);
 }
