@@ -321,7 +321,8 @@ bool conv2d_backprop_kernel_winograd(const ConvGeom& g, int m, const T* x, const
     // Slabs of whole chunks have their blocks transformed (threads over blocks), then every
     // (chunk, point) adds its chunk's blocks in order (threads over those pairs), so each partial
     // sum sees exactly the additions of the branch above: the same bits, more workers.
-    const int64_t per_slab = kWinogradWideBytes / chunk_bytes;
+    const int64_t fit = kWinogradWideBytes / chunk_bytes;
+    const int64_t per_slab = fit < nchunks ? fit : nchunks;
     auto V = buffer<T>(per_slab * chunk * P * C), Ye = buffer<T>(per_slab * chunk * P * F);
     const auto block_tiles = [&](int64_t c, int64_t b, int64_t* t0, int64_t* t1) {
       const int64_t q1 = (c + 1) * chunk < tiles ? (c + 1) * chunk : tiles;
