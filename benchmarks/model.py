@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from .cases import Case
+from .cases import Case, _maybe
 from .harness import Unavailable
 
 __all__ = ["model_cases", "load_digits"]
@@ -141,6 +141,17 @@ def _torch(env, xt, yt, xv, what, make=_torch_seed_model):
     return epoch
 
 
+def _model_impls(env, xt, yt, xv, what, keras_make=keras_like_model, torch_make=_torch_seed_model):
+    """The model case's implementations: cnnext's mirror, PyTorch and Keras (no NumPy model)."""
+    impls = {"numpy": Unavailable("no NumPy model")}
+    impls["cnnext"] = _maybe(lambda: _keras_like(env, "cnnext", xt, yt, xv, what, keras_make))
+    impls["torch"] = (_maybe(lambda: _torch(env, xt, yt, xv, what, torch_make))
+                      if env.torch is not None else Unavailable(env.reason("torch")))
+    impls["keras"] = (_maybe(lambda: _keras_like(env, "keras", xt, yt, xv, what, keras_make))
+                      if env.keras is not None else Unavailable(env.reason("keras")))
+    return impls
+
+
 def _accuracy(xv, yv):
     """A check of a fit's result (a predict function): validation accuracy, as a note."""
     def check(predict):
@@ -153,16 +164,10 @@ def model_case(what, n_train, n_pred):
     data = {}
 
     def build(env):
-        from .cases import _maybe
         if not data:
             data.update(zip(("xt", "yt", "xv", "yv", "source"), load_digits()))
         xt, yt, xv = data["xt"][:n_train], data["yt"][:n_train], data["xv"][:n_pred]
-        impls = {"numpy": Unavailable("no NumPy model")}
-        impls["cnnext"] = _maybe(lambda: _keras_like(env, "cnnext", xt, yt, xv, what))
-        impls["torch"] = (_maybe(lambda: _torch(env, xt, yt, xv, what)) if env.torch is not None
-                          else Unavailable(env.reason("torch")))
-        impls["keras"] = (_maybe(lambda: _keras_like(env, "keras", xt, yt, xv, what))
-                          if env.keras is not None else Unavailable(env.reason("keras")))
+        impls = _model_impls(env, xt, yt, xv, what)
         checks = {}
         if what == "fit":
             acc = _accuracy(data["xv"], data["yv"])
@@ -202,17 +207,9 @@ def tiny_case(n_train):
     steps = n_train // 32
 
     def build(env):
-        from .cases import _maybe
         xt, yt = tiny_data(n_train + 1000)
         xt, yt, xv, yv = xt[:n_train], yt[:n_train], xt[n_train:], yt[n_train:]
-        impls = {"numpy": Unavailable("no NumPy model")}
-        impls["cnnext"] = _maybe(lambda: _keras_like(env, "cnnext", xt, yt, xv, "fit",
-                                                     tiny_keras_like_model))
-        impls["torch"] = (_maybe(lambda: _torch(env, xt, yt, xv, "fit", _torch_tiny_model))
-                          if env.torch is not None else Unavailable(env.reason("torch")))
-        impls["keras"] = (_maybe(lambda: _keras_like(env, "keras", xt, yt, xv, "fit",
-                                                     tiny_keras_like_model))
-                          if env.keras is not None else Unavailable(env.reason("keras")))
+        impls = _model_impls(env, xt, yt, xv, "fit", tiny_keras_like_model, _torch_tiny_model)
         acc = _accuracy(xv, yv)
         return impls, {k: acc for k in ("cnnext", "torch", "keras")}
 

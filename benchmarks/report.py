@@ -78,6 +78,17 @@ def _cell(d, notes):
     return f"n/a [{notes.ref(f'n/a ({kind}: {reason})')}]"
 
 
+def _aligned(cols, rows, left):
+    """(fmt, [header, rule]) for a text table whose first `left` columns are left-aligned and the
+    rest right-aligned, each as wide as its widest cell."""
+    widths = [max(len(str(r[j])) for r in rows + [cols]) for j in range(len(cols))]
+
+    def fmt(r):
+        return "  ".join(str(v).ljust(w) if j < left else str(v).rjust(w)
+                         for j, (v, w) in enumerate(zip(r, widths))).rstrip()
+    return fmt, [fmt(cols), fmt(["-" * w for w in widths])]
+
+
 def table(records, peak):
     """The text table: one row per case, one footnote per distinct n/a reason."""
     notes = _Notes()
@@ -93,13 +104,7 @@ def table(records, peak):
         name = rec["name"] + (" *" if rec.get("note") else "")
         cells = [_cell(res.get(i), notes) for i in IMPLS]
         rows.append([name, rec["shape"]] + cells + [rate, pct, ratio])
-    widths = [max(len(str(r[j])) for r in rows + [cols]) for j in range(len(cols))]
-    left = {0, 1}
-
-    def fmt(r):
-        return "  ".join(str(v).ljust(w) if j in left else str(v).rjust(w)
-                         for j, (v, w) in enumerate(zip(r, widths))).rstrip()
-    out = [fmt(cols), fmt(["-" * w for w in widths])]
+    fmt, out = _aligned(cols, rows, left=2)
     group = None
     for rec, r in zip(records, rows):
         if group is not None and rec["group"] != group:
@@ -186,12 +191,7 @@ def scaling_table(records, counts):
                 f"{rec['ratio_to_fastest_peer'][str(n)]:.2f}x {HEAD[rec['fastest_peer'][str(n)]]}"
                 if str(n) in rec["ratio_to_fastest_peer"] else "—" for n in counts])
             groups.append(rec)
-    widths = [max(len(str(r[j])) for r in rows + [cols]) for j in range(len(cols))]
-
-    def fmt(r):
-        return "  ".join(str(v).ljust(w) if j < 3 else str(v).rjust(w)
-                         for j, (v, w) in enumerate(zip(r, widths))).rstrip()
-    out = [fmt(cols), fmt(["-" * w for w in widths])]
+    fmt, out = _aligned(cols, rows, left=3)
     prev = None
     for rec, r in zip(groups, rows):
         if prev is not None and rec is not prev:

@@ -137,11 +137,16 @@ def select_cases(args, sizes=None):
     return cases
 
 
-def run_case(case, env, budget):
+def build_case(case, env):
+    """(impls, checks) of a case; a case that fails to build reports why instead of raising."""
     try:
-        impls, checks = case.build(env)
+        return case.build(env)
     except Exception as e:  # a defect in the suite itself: report it and keep going
-        impls, checks = {"numpy": Failed(f"building the case failed: {type(e).__name__}: {e}")}, {}
+        return {"numpy": Failed(f"building the case failed: {type(e).__name__}: {e}")}, {}
+
+
+def run_case(case, env, budget):
+    impls, checks = build_case(case, env)
     results = measure(impls, budget, checks)
     del impls, checks
     gc.collect()
@@ -226,7 +231,6 @@ def _run(args, env, mode, sizes, out, argv):
     return 0
 
 
-
 def _run_scaling(args, env, mode, sizes, out, argv):
     """Each selected case at every thread count of ``--scaling``, all in one ``measure``: the
     implementation x thread-count variants take turns (cnnext@1, torch@1, cnnext@2, ...), each
@@ -245,10 +249,7 @@ def _run_scaling(args, env, mode, sizes, out, argv):
     for i, case in enumerate(cases, 1):
         print(f"[{i}/{len(cases)}] {case.name} {case.shape} ...", end="", file=sys.stderr, flush=True)
         s = time.perf_counter()
-        try:
-            impls, checks = case.build(env)
-        except Exception as e:  # a defect in the suite itself: report it and keep going
-            impls, checks = {"numpy": Failed(f"building the case failed: {type(e).__name__}: {e}")}, {}
+        impls, checks = build_case(case, env)
         variants, vchecks, before = {}, {}, {}
         for n in counts:
             for impl, fn in impls.items():
