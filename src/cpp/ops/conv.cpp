@@ -125,6 +125,11 @@ constexpr int64_t kWinogradDwBlockBytes = 512 * 1024;  // kernel gradient: longe
 // tiles (or kernel-gradient chunks): the per-block workspace then becomes one for all blocks.
 constexpr int64_t kWinogradWideBytes = 16 << 20;
 
+// Whether `items` blocks (or chunks) holding `bytes` of transforms at once take the wide schedule.
+bool winograd_wide(int64_t items, int64_t bytes) {
+  return items < get_num_threads() && bytes <= kWinogradWideBytes;
+}
+
 bool use_winograd(const ConvGeom& g) {
   return g.KH == 3 && g.KW == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 &&
          g.C >= kWinogradMinC && g.F >= kWinogradMinF;
@@ -231,7 +236,7 @@ bool conv2d_winograd(const ConvGeom& g, int m, const T* x, const T* kernel, cons
     gk.gemm(nt, F, C, V + xi * nt * C, C, 1, packed.get() + xi * pb, M + xi * nt * F, F, plain);
   };
   const int64_t nb = blocks.nblocks;
-  if (nb >= get_num_threads() || nb * tb * P * (C + F) * int64_t(sizeof(T)) > kWinogradWideBytes) {
+  if (!winograd_wide(nb, nb * tb * P * (C + F) * int64_t(sizeof(T)))) {
     parallel_for(0, nb, grain_for(2 * P * tb * C * F), [&](int64_t b0, int64_t b1) {
       auto V = buffer<T>(P * tb * C), M = buffer<T>(P * tb * F);
       for (int64_t b = b0; b < b1; ++b) {
@@ -303,7 +308,7 @@ bool conv2d_backprop_kernel_winograd(const ConvGeom& g, int m, const T* x, const
   };
   const int64_t bpc = (chunk + tb - 1) / tb;  // blocks per (full) chunk
   const int64_t chunk_bytes = chunk * P * (C + F) * int64_t(sizeof(T));
-  if (nchunks >= get_num_threads() || chunk_bytes > kWinogradWideBytes) {
+  if (!winograd_wide(nchunks, chunk_bytes)) {
     // A chunk per thread (or more), its blocks streamed through one block of workspace.
     parallel_chunks(0, tiles, chunk, [&](int64_t ci, int64_t q0, int64_t q1) {
       auto V = buffer<T>(P * tb * C), Ye = buffer<T>(P * tb * F);

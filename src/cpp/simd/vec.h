@@ -251,12 +251,17 @@ CNNEXT_INLINE V scale_pow2(V p, V n) {
   }
 }
 
+// The smallest x whose exp is normal (below it exp gives 0).
+template <class T>
+constexpr T exp_lo() {
+  return sizeof(T) == 4 ? T(-87.33654475) : T(-708.3964185322641);
+}
+
 template <class V>
 CNNEXT_INLINE V vexp(V x) {
   using T = lane_t<V>;
-  constexpr bool f32 = sizeof(T) == 4;
-  const V hi = splat<V>(f32 ? T(88.72283905206835) : T(709.782712893384));
-  const V lo = splat<V>(f32 ? T(-87.33654475) : T(-708.3964185322641));
+  const V hi = splat<V>(sizeof(T) == 4 ? T(88.72283905206835) : T(709.782712893384));
+  const V lo = splat<V>(exp_lo<T>());
   V xc = select(x > hi, hi, x);
   xc = select(xc >= lo, xc, lo);  // NaN -> lo too: n stays small, no UB in the int conversion/shift
   V n;
@@ -268,12 +273,12 @@ CNNEXT_INLINE V vexp(V x) {
 }
 
 // exp(x) for x <= 0 (or NaN), as vexp gives it there, with less work: no overflow edge, so 2^n
-// (n in [-126, 0], or [-1022, 0]) is one exponent-bits scale. Softmax's exp(x - max) and
-// sigmoid's exp(-|x|) take this form.
+// (n in [-126, 0], or [-1022, 0]) is one scale. Softmax's exp(x - max) and sigmoid's exp(-|x|)
+// take this form.
 template <class V>
 CNNEXT_INLINE V vexp_nonpos(V x) {
   using T = lane_t<V>;
-  const V lo = splat<V>(sizeof(T) == 4 ? T(-87.33654475) : T(-708.3964185322641));
+  const V lo = splat<V>(exp_lo<T>());
   const V xc = select(x >= lo, x, lo);  // NaN -> lo too (see vexp)
   V n;
   const V p = exp_reduced(xc, &n);
